@@ -1,0 +1,103 @@
+# sluice - build, test, demo.  `make` builds build/sluice; `make test` installs what is
+# missing, builds and runs every test; `make demo` runs the sample pipelines.
+CC       ?= cc
+CSTD     := -std=c11 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+OPT      ?= -O2 -g
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -Iinclude -Ibuild/gen -pthread
+LDLIBS   := -lyaml -lsqlite3 -lz -lm -lpthread
+
+SRC      := $(filter-out src/main.c,$(wildcard src/*.c)) $(shell find plugins -name '*.c' 2>/dev/null | sort)
+PLUGDIRS := $(sort $(dir $(shell find plugins -name '*.c' 2>/dev/null)))
+UNIT     := $(wildcard tests/unit/test_*.c)
+
+all: build/sluice
+
+# ---- the registry of plugins, generated from the plugin folders ----
+build/gen/registry.c: scripts/gen-registry.sh $(PLUGDIRS) | build/gen
+	sh scripts/gen-registry.sh plugins > $@.tmp && mv $@.tmp $@
+
+build/gen:
+	mkdir -p $@
+
+# ---- the normal build ----
+OBJ := $(patsubst %.c,build/obj/%.o,$(SRC)) build/obj/gen/registry.o
+
+build/obj/%.o: %.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -c $< -o $@
+
+build/obj/gen/registry.o: build/gen/registry.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+build/libsluice.a: $(OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+build/sluice: build/obj/src/main.o build/libsluice.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- unit tests (plain and ASan+UBSan) ----
+build/tests/%: tests/unit/%.c tests/unit/t.h build/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libsluice.a $(LDLIBS)
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+build-asan/sluice-asan.a: $(SRC) build/gen/registry.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)
+	@mkdir -p build-asan/obj
+	rm -f build-asan/obj/*.o
+	cd build-asan/obj && for f in $(SRC) build/gen/registry.c; do \
+	  $(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -I../../include -I../../build/gen -pthread -c ../../$$f -o $$(echo $$f | tr / _).o || exit 1; done
+	rm -f $@ && ar rcs $@ build-asan/obj/*.o
+
+build-asan/tests/%: tests/unit/%.c tests/unit/t.h build-asan/sluice-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -Iinclude -Ibuild/gen -Itests/unit -pthread -o $@ $< build-asan/sluice-asan.a $(LDLIBS)
+
+UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT))
+UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,build-asan/tests/%,$(UNIT))
+
+unit: $(UNIT_BINS)
+	@sh scripts/run-unit.sh $(UNIT_BINS)
+
+unit-asan: $(UNIT_ASAN_BINS)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh scripts/run-unit.sh $(UNIT_ASAN_BINS)
+
+# ---- fuzzers (clang + libFuzzer) ----
+FUZZ := $(wildcard tests/fuzz/fuzz_*.c)
+build-fuzz/%: tests/fuzz/%.c $(SRC) build/gen/registry.c
+	@mkdir -p build-fuzz
+	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/gen -pthread -o $@ $< $(SRC) build/gen/registry.c $(LDLIBS)
+
+fuzz: $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ))
+	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS) $^
+
+FUZZ_SECONDS ?= 60
+
+# ---- the whole suite ----
+deps:
+	@sh scripts/deps.sh
+
+docs: build/sluice
+	./build/sluice docs config > docs/CONFIG.md
+	./build/sluice docs expressions > docs/EXPRESSIONS.md
+
+docs-check: build/sluice
+	@sh scripts/docs-check.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/test-all.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./build/sluice demo
+
+format:
+	clang-format -i $$(find src include plugins tests -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all unit unit-asan fuzz deps docs docs-check test demo format clean
+-include $(shell find build/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,481 @@
+/* sqlite.c - sink `sqlite`: rows into a SQLite table (WAL), created from `columns` or
+ * from the first record, upserted by `key`, with the job's offsets stored in the same
+ * transaction (table sluice_offsets): each record lands exactly once.
+ *
+ * Values are always bound as parameters; identifiers are checked ([A-Za-z_][A-Za-z0-9_]*)
+ * and quoted.  Column types: text int bigint double float real bool timestamp json
+ * (timestamp: epoch ms are stored as ISO-8601 text "2024-01-01T00:00:00.000Z"). */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluice/json.h"
+#include "sluice/plugin.h"
+
+typedef struct sq_conf {
+    char *path;
+    char *table;
+    sl_strlist_t key;
+    const sl_cnode_t *columns;
+    int synchronous;          /* normal|full|off */
+    int64_t busy_timeout_ms;
+} sq_conf_t;
+
+static const sl_config_map_t sq_map[] = {
+    {"path", SL_CFG_STR, NULL, SL_CFG_REQUIRED, offsetof(sq_conf_t, path), NULL,
+     "the database file (created if missing)"},
+    {"table", SL_CFG_STR, NULL, SL_CFG_REQUIRED, offsetof(sq_conf_t, table), NULL, "the table"},
+    {"key", SL_CFG_STRLIST, NULL, 0, offsetof(sq_conf_t, key), NULL,
+     "columns that identify a row: upsert by them (none = append)"},
+    {"columns", SL_CFG_NODE, NULL, 0, offsetof(sq_conf_t, columns), NULL,
+     "mapping of column: type (text int bigint double float real bool timestamp json); default: inferred from the first record"},
+    {"synchronous", SL_CFG_ENUM, "normal", 0, offsetof(sq_conf_t, synchronous), "normal|full|off",
+     "SQLite's synchronous pragma (WAL + normal survives a process crash)"},
+    {"busy_timeout", SL_CFG_DURATION, "5s", 0, offsetof(sq_conf_t, busy_timeout_ms), NULL,
+     "wait this long for a lock held by a reader or another writer"},
+    SL_CONFIG_END};
+
+enum { T_TEXT, T_INT, T_REAL, T_BOOL, T_TIMESTAMP, T_JSON };
+
+typedef struct column {
+    char *name;      /* SQL column */
+    char *field;     /* record field (top level) */
+    int type;
+} column_t;
+
+typedef struct sq_state {
+    column_t *cols;
+    size_t ncols;
+    bool inferred;
+    char *group;     /* offsets key: job:table */
+    sqlite3 *db;
+    sqlite3_stmt *insert, *offsets;
+    bool ready;      /* table checked/created */
+} sq_state_t;
+
+static const struct { const char *name; int type; const char *decl; } types[] = {
+    {"text", T_TEXT, "TEXT"},          {"string", T_TEXT, "TEXT"},
+    {"int", T_INT, "INTEGER"},         {"integer", T_INT, "INTEGER"},
+    {"bigint", T_INT, "INTEGER"},      {"double", T_REAL, "REAL"},
+    {"float", T_REAL, "REAL"},         {"real", T_REAL, "REAL"},
+    {"bool", T_BOOL, "INTEGER"},       {"boolean", T_BOOL, "INTEGER"},
+    {"timestamp", T_TIMESTAMP, "TEXT"}, {"timestamptz", T_TIMESTAMP, "TEXT"},
+    {"json", T_JSON, "TEXT"},          {"jsonb", T_JSON, "TEXT"},
+    {NULL, 0, NULL}};
+
+static const char *decl_of(int type) {
+    for (size_t i = 0; types[i].name; i++)
+        if (types[i].type == type) return types[i].decl;
+    return "TEXT";
+}
+
+static bool ident_ok(const char *s) {
+    if (!s || !*s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_')) return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return strlen(s) <= 128;
+}
+
+static void diag(sl_init_ctx_t *ctx, const sl_cnode_t *n, const char *fmt, const char *a) {
+    if (!n) n = ctx->node;
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, a);
+    sl_diags_add(ctx->diags, n->file, n->line, n->col, "%s: %s", ctx->what, msg);
+}
+
+static void add_col(sq_state_t *st, const char *name, const char *field, int type) {
+    st->cols = realloc(st->cols, (st->ncols + 1) * sizeof *st->cols);
+    st->cols[st->ncols].name = strdup(name);
+    st->cols[st->ncols].field = strdup(field);
+    st->cols[st->ncols].type = type;
+    st->ncols++;
+}
+
+static int sq_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
+    sq_conf_t *c = sink->conf;
+    sq_state_t *st = calloc(1, sizeof *st);
+    sink->state = st;
+    int bad = 0;
+    if (c->table && !ident_ok(c->table)) {
+        diag(ctx, sl_cnode_get(ctx->node, "table"), "invalid table name '%s' (letters, digits, _)", c->table);
+        bad = -1;
+    }
+    for (size_t i = 0; i < c->key.n; i++)
+        if (!ident_ok(c->key.v[i])) {
+            diag(ctx, sl_cnode_get(ctx->node, "key"), "invalid key column '%s'", c->key.v[i]);
+            bad = -1;
+        }
+    if (c->columns) {
+        if (c->columns->kind != SL_CNODE_MAP) {
+            diag(ctx, c->columns, "'columns' must be a mapping of column: type%s", "");
+            return -1;
+        }
+        for (size_t i = 0; i < c->columns->n; i++) {
+            const sl_cnode_t *k = c->columns->pairs[i].key, *v = c->columns->pairs[i].val;
+            if (!ident_ok(k->str)) {
+                diag(ctx, k, "invalid column name '%s' (letters, digits, _)", k->str);
+                bad = -1;
+                continue;
+            }
+            int type = -1;
+            if (v->kind == SL_CNODE_SCALAR)
+                for (size_t t = 0; types[t].name; t++)
+                    if (strcasecmp(types[t].name, v->str) == 0) type = types[t].type;
+            if (type < 0) {
+                diag(ctx, v, "unknown column type '%s' (text int bigint double float real bool timestamp json)",
+                     v->kind == SL_CNODE_SCALAR ? v->str : "?");
+                bad = -1;
+                continue;
+            }
+            add_col(st, k->str, k->str, type);
+        }
+        for (size_t i = 0; i < c->key.n; i++) {
+            bool found = false;
+            for (size_t k = 0; k < st->ncols; k++)
+                if (strcmp(st->cols[k].name, c->key.v[i]) == 0) found = true;
+            if (!found && ident_ok(c->key.v[i])) {
+                diag(ctx, sl_cnode_get(ctx->node, "key"), "key column '%s' is not in 'columns'", c->key.v[i]);
+                bad = -1;
+            }
+        }
+    } else {
+        st->inferred = true;
+    }
+    return bad;
+}
+
+static int sq_fail(sq_state_t *st, sl_error_t *err, int code, const char *what) {
+    return sl_error_set(err, code, "%s: %s", what, st->db ? sqlite3_errmsg(st->db) : "no database");
+}
+
+static int exec_sql(sq_state_t *st, const char *sql, sl_error_t *err) {
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_IOERR) ? SL_RETRY : SL_FATAL;
+        sl_error_set(err, code, "%s (in: %.200s)", msg ? msg : sqlite3_errstr(rc), sql);
+        sqlite3_free(msg);
+        return code;
+    }
+    return 0;
+}
+
+static int sq_open(sl_sink_t *sink, sl_error_t *err) {
+    sq_conf_t *c = sink->conf;
+    sq_state_t *st = sink->state;
+    free(st->group);
+    size_t gl = strlen(sink->job) + strlen(c->table) + 2;
+    st->group = malloc(gl);
+    snprintf(st->group, gl, "%s:%s", sink->job, c->table);
+    if (sqlite3_open_v2(c->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        int rc = sq_fail(st, err, SL_RETRY, c->path);
+        sqlite3_close(st->db);
+        st->db = NULL;
+        return rc;
+    }
+    sqlite3_busy_timeout(st->db, (int)c->busy_timeout_ms);
+    static const char *const sync[] = {"NORMAL", "FULL", "OFF"};
+    char sql[256];
+    snprintf(sql, sizeof sql, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;", sync[c->synchronous]);
+    int rc = exec_sql(st, sql, err);
+    if (rc == 0)
+        rc = exec_sql(st, "CREATE TABLE IF NOT EXISTS sluice_offsets (grp TEXT NOT NULL, topic TEXT NOT NULL,"
+                          " part INTEGER NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (grp, topic, part))",
+                      err);
+    if (rc == 0 && sqlite3_prepare_v2(st->db,
+                                      "INSERT INTO sluice_offsets (grp, topic, part, next_offset) VALUES (?,?,?,?) "
+                                      "ON CONFLICT(grp, topic, part) DO UPDATE SET next_offset=excluded.next_offset",
+                                      -1, &st->offsets, NULL) != SQLITE_OK)
+        rc = sq_fail(st, err, SL_FATAL, "preparing the offsets statement");
+    return rc;
+}
+
+static int table_columns(sq_state_t *st, const char *table, char ***names, size_t *n) {
+    *names = NULL;
+    *n = 0;
+    char sql[300];
+    snprintf(sql, sizeof sql, "PRAGMA table_info(\"%s\")", table);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        *names = realloc(*names, (*n + 1) * sizeof **names);
+        (*names)[(*n)++] = strdup((const char *)sqlite3_column_text(s, 1));
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static void sanitize(char *out, size_t cap, const char *in) {
+    size_t j = 0;
+    if (!((in[0] >= 'A' && in[0] <= 'Z') || (in[0] >= 'a' && in[0] <= 'z') || in[0] == '_')) out[j++] = '_';
+    for (size_t i = 0; in[i] && j + 1 < cap && j < 120; i++) {
+        char ch = in[i];
+        out[j++] = ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) ? ch : '_';
+    }
+    out[j] = 0;
+}
+
+static int type_of_value(sl_value_t v) {
+    switch (v.type) {
+    case SL_T_INT: return T_INT;
+    case SL_T_DOUBLE: return T_REAL;
+    case SL_T_BOOL: return T_BOOL;
+    case SL_T_ARRAY:
+    case SL_T_OBJECT: return T_JSON;
+    default: return T_TEXT;
+    }
+}
+
+/* Make sure the table exists with every column (inferred mode: add new fields), and
+ * (re)prepare the insert statement. */
+static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *err) {
+    sq_conf_t *c = sink->conf;
+    sq_state_t *st = sink->state;
+    bool changed = !st->ready;
+    if (st->inferred) {
+        for (size_t i = 0; i < batch->n; i++) {
+            const sl_value_t *v = &batch->recs[i].value;
+            if (v->type != SL_T_OBJECT) continue;
+            for (size_t m = 0; m < v->len; m++) {
+                const char *field = v->u.o[m].key;
+                bool have = false;
+                for (size_t k = 0; k < st->ncols && !have; k++) have = strcmp(st->cols[k].field, field) == 0;
+                if (have) continue;
+                char name[130];
+                sanitize(name, sizeof name, field);
+                for (size_t k = 0; k < st->ncols; k++)
+                    if (strcasecmp(st->cols[k].name, name) == 0) { have = true; break; }
+                if (have) continue;
+                add_col(st, name, field, type_of_value(v->u.o[m].val));
+                changed = true;
+            }
+        }
+        for (size_t i = 0; i < c->key.n; i++) {
+            bool have = false;
+            for (size_t k = 0; k < st->ncols; k++) have |= strcmp(st->cols[k].name, c->key.v[i]) == 0;
+            if (!have) add_col(st, c->key.v[i], c->key.v[i], T_TEXT), changed = true;
+        }
+    }
+    if (!changed) return 0;
+    if (st->ncols == 0) return 0;
+    sl_buf_t sql = SL_BUF_INIT;
+    char **have = NULL;
+    size_t nhave = 0;
+    table_columns(st, c->table, &have, &nhave);
+    int rc = 0;
+    if (nhave == 0) {
+        sl_buf_printf(&sql, "CREATE TABLE IF NOT EXISTS \"%s\" (", c->table);
+        for (size_t k = 0; k < st->ncols; k++)
+            sl_buf_printf(&sql, "%s\"%s\" %s", k ? ", " : "", st->cols[k].name, decl_of(st->cols[k].type));
+        if (c->key.n) {
+            sl_buf_puts(&sql, ", PRIMARY KEY (");
+            for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
+            sl_buf_puts(&sql, ")");
+        }
+        sl_buf_puts(&sql, ")");
+        rc = exec_sql(st, sql.data, err);
+    } else {
+        for (size_t k = 0; k < st->ncols && rc == 0; k++) {
+            bool found = false;
+            for (size_t h = 0; h < nhave; h++) found |= strcasecmp(have[h], st->cols[k].name) == 0;
+            if (found) continue;
+            sl_buf_clear(&sql);
+            sl_buf_printf(&sql, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", c->table, st->cols[k].name,
+                          decl_of(st->cols[k].type));
+            rc = exec_sql(st, sql.data, err);
+        }
+        if (rc == 0 && c->key.n) {
+            sl_buf_clear(&sql);
+            sl_buf_printf(&sql, "CREATE UNIQUE INDEX IF NOT EXISTS \"sluice_%s_key\" ON \"%s\" (", c->table, c->table);
+            for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
+            sl_buf_puts(&sql, ")");
+            rc = exec_sql(st, sql.data, err);
+        }
+    }
+    for (size_t h = 0; h < nhave; h++) free(have[h]);
+    free(have);
+    if (rc == 0) {
+        sl_buf_clear(&sql);
+        sl_buf_printf(&sql, "INSERT INTO \"%s\" (", c->table);
+        for (size_t k = 0; k < st->ncols; k++) sl_buf_printf(&sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+        sl_buf_puts(&sql, ") VALUES (");
+        for (size_t k = 0; k < st->ncols; k++) sl_buf_puts(&sql, k ? ", ?" : "?");
+        sl_buf_puts(&sql, ")");
+        if (c->key.n) {
+            sl_buf_puts(&sql, " ON CONFLICT (");
+            for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
+            sl_buf_puts(&sql, ") DO ");
+            size_t nset = 0;
+            for (size_t k = 0; k < st->ncols; k++) {
+                bool is_key = false;
+                for (size_t i = 0; i < c->key.n; i++) is_key |= strcmp(c->key.v[i], st->cols[k].name) == 0;
+                if (is_key) continue;
+                sl_buf_printf(&sql, "%s\"%s\" = excluded.\"%s\"", nset++ ? ", " : "UPDATE SET ",
+                              st->cols[k].name, st->cols[k].name);
+            }
+            if (!nset) sl_buf_puts(&sql, "NOTHING");
+        }
+        sqlite3_finalize(st->insert);
+        st->insert = NULL;
+        if (sqlite3_prepare_v2(st->db, sql.data, -1, &st->insert, NULL) != SQLITE_OK)
+            rc = sq_fail(st, err, SL_FATAL, "preparing the insert");
+    }
+    sl_buf_free(&sql);
+    if (rc == 0) st->ready = true;
+    return rc;
+}
+
+static void iso_ms(char *out, size_t cap, int64_t ms) {
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int frac = (int)(ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+static void bind_value(sqlite3_stmt *s, int i, int type, sl_value_t v, sl_buf_t *tmp) {
+    switch (v.type) {
+    case SL_T_NULL: sqlite3_bind_null(s, i); return;
+    case SL_T_BOOL: sqlite3_bind_int(s, i, v.u.b); return;
+    case SL_T_INT:
+        if (type == T_TIMESTAMP) {
+            char iso[96];
+            iso_ms(iso, sizeof iso, v.u.i);
+            sqlite3_bind_text(s, i, iso, -1, SQLITE_TRANSIENT);
+        } else if (type == T_REAL) sqlite3_bind_double(s, i, (double)v.u.i);
+        else sqlite3_bind_int64(s, i, v.u.i);
+        return;
+    case SL_T_DOUBLE:
+        if (type == T_TIMESTAMP) {
+            char iso[96];
+            iso_ms(iso, sizeof iso, (int64_t)v.u.d);
+            sqlite3_bind_text(s, i, iso, -1, SQLITE_TRANSIENT);
+        } else sqlite3_bind_double(s, i, v.u.d);
+        return;
+    case SL_T_STRING: sqlite3_bind_text(s, i, v.u.s, (int)v.len, SQLITE_STATIC); return;
+    default:
+        sl_buf_clear(tmp);
+        sl_json_write(tmp, v);
+        sqlite3_bind_text(s, i, tmp->data, (int)tmp->len, SQLITE_TRANSIENT);
+        return;
+    }
+}
+
+static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
+    sq_state_t *st = sink->state;
+    int rc = exec_sql(st, "BEGIN IMMEDIATE", err);
+    if (rc) return rc == SL_FATAL ? SL_RETRY : rc;
+    rc = prepare_table(sink, batch, err);
+    sl_buf_t tmp = SL_BUF_INIT;
+    for (size_t i = 0; i < batch->n && rc == 0; i++) {
+        const sl_record_t *rec = &batch->recs[i];
+        if (rec->value.type == SL_T_NULL) continue;
+        if (rec->value.type != SL_T_OBJECT) {
+            sl_sink_reject(sink, rec, "a row needs an object, got %s", sl_type_name((sl_type_t)rec->value.type));
+            continue;
+        }
+        if (!st->insert) {
+            sl_sink_reject(sink, rec, "no columns to write");
+            continue;
+        }
+        sqlite3_reset(st->insert);
+        for (size_t k = 0; k < st->ncols; k++) {
+            const sl_value_t *v = sl_value_get(&rec->value, st->cols[k].field, strlen(st->cols[k].field));
+            bind_value(st->insert, (int)k + 1, st->cols[k].type, v ? *v : sl_null(), &tmp);
+        }
+        int s = sqlite3_step(st->insert);
+        if (s == SQLITE_DONE) continue;
+        if (s == SQLITE_CONSTRAINT || s == SQLITE_MISMATCH || s == SQLITE_TOOBIG || s == SQLITE_RANGE)
+            sl_sink_reject(sink, rec, "sqlite rejected the row: %s", sqlite3_errmsg(st->db));
+        else
+            rc = sq_fail(st, err, SL_RETRY, "inserting a row");
+    }
+    sl_buf_free(&tmp);
+    for (size_t i = 0; rc == 0 && upto && i < upto->n; i++) {
+        sqlite3_reset(st->offsets);
+        sqlite3_bind_text(st->offsets, 1, st->group, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st->offsets, 2, upto->v[i].topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st->offsets, 3, upto->v[i].partition);
+        sqlite3_bind_int64(st->offsets, 4, upto->v[i].offset);
+        if (sqlite3_step(st->offsets) != SQLITE_DONE) rc = sq_fail(st, err, SL_RETRY, "storing offsets");
+    }
+    if (st->insert) sqlite3_reset(st->insert);
+    sqlite3_reset(st->offsets);
+    if (rc == 0) rc = exec_sql(st, "COMMIT", err);
+    if (rc != 0) {
+        sl_error_t ignore;
+        exec_sql(st, "ROLLBACK", &ignore);
+        if (st->inferred) st->ready = false;  /* columns may not exist after rollback */
+        if (rc == SL_FATAL && err->msg[0] && strstr(err->msg, "locked")) rc = SL_RETRY;
+    }
+    return rc;
+}
+
+static int sq_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
+    sq_state_t *st = sink->state;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT topic, part, next_offset FROM sluice_offsets WHERE grp = ?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return sq_fail(st, err, SL_FATAL, "reading offsets");
+    sqlite3_bind_text(s, 1, st->group, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            out->v = realloc(out->v, cap * sizeof *out->v);
+        }
+        out->v[out->n].topic = strdup((const char *)sqlite3_column_text(s, 0));
+        out->v[out->n].partition = sqlite3_column_int(s, 1);
+        out->v[out->n].offset = sqlite3_column_int64(s, 2);
+        out->n++;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static void sq_close(sl_sink_t *sink) {
+    sq_state_t *st = sink->state;
+    if (!st) return;
+    sqlite3_finalize(st->insert);
+    sqlite3_finalize(st->offsets);
+    st->insert = st->offsets = NULL;
+    sqlite3_close(st->db);
+    st->db = NULL;
+    st->ready = false;
+}
+
+static void sq_free(sl_sink_t *sink) {
+    sq_state_t *st = sink->state;
+    if (!st) return;
+    sq_close(sink);
+    for (size_t k = 0; k < st->ncols; k++) {
+        free(st->cols[k].name);
+        free(st->cols[k].field);
+    }
+    free(st->cols);
+    free(st->group);
+    free(st);
+    sink->state = NULL;
+}
+
+const sl_sink_plugin_t sl_sink_sqlite = {
+    .abi = SL_PLUGIN_ABI,
+    .name = "sqlite",
+    .description = "Rows into a SQLite table (WAL), created from `columns` or the first record, upserted by `key`.",
+    .config = sq_map,
+    .config_size = sizeof(sq_conf_t),
+    .transactional = true,
+    .init = sq_init,
+    .open = sq_open,
+    .write = sq_write,
+    .committed = sq_committed,
+    .close = sq_close,
+    .free = sq_free,
+};

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install the Debian packages sluice needs to build and test, if any are missing.
+# Idempotent and quiet when everything is present.  Needs root (or sudo) to install.
+set -eu
+PKGS="gcc make clang libclang-rt-14-dev libyaml-dev libsqlite3-dev zlib1g-dev \
+libjansson-dev sqlite3 jq python3 procps"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

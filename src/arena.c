@@ -1,0 +1,106 @@
+/* arena.c - bump allocator (see arena.h). */
+#include "sluice/arena.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sl_arena_chunk {
+    sl_arena_chunk_t *next;
+    size_t size;
+    char data[];
+};
+
+#define SL_ARENA_MAX_CHUNK ((size_t)1 << 20)
+
+static void *arena_oom(void) {
+    fputs("sluice: out of memory\n", stderr);
+    abort();
+}
+
+void sl_arena_init(sl_arena_t *arena, size_t first_chunk) {
+    memset(arena, 0, sizeof *arena);
+    arena->chunk_size = first_chunk ? first_chunk : 4096;
+}
+
+void sl_arena_free(sl_arena_t *arena) {
+    sl_arena_chunk_t *c = arena->head;
+    while (c) {
+        sl_arena_chunk_t *next = c->next;
+        free(c);
+        c = next;
+    }
+    arena->head = NULL;
+    arena->ptr = arena->end = NULL;
+    arena->used = 0;
+}
+
+void sl_arena_reset(sl_arena_t *arena) {
+    /* Keep only the oldest chunk (the last in the list), the usual steady-state size
+     * when the first chunk was sized for a typical batch; free the rest. */
+    sl_arena_chunk_t *c = arena->head, *keep = NULL;
+    while (c) {
+        sl_arena_chunk_t *next = c->next;
+        if (next == NULL) keep = c;
+        else free(c);
+        c = next;
+    }
+    arena->head = keep;
+    if (keep) {
+        keep->next = NULL;
+        arena->ptr = keep->data;
+        arena->end = keep->data + keep->size;
+    } else {
+        arena->ptr = arena->end = NULL;
+    }
+    arena->used = 0;
+}
+
+static void arena_grow(sl_arena_t *arena, size_t need) {
+    size_t size = arena->chunk_size;
+    while (size < need) size *= 2;
+    sl_arena_chunk_t *c = malloc(sizeof *c + size);
+    if (!c) arena_oom();
+    c->size = size;
+    c->next = arena->head;
+    arena->head = c;
+    arena->ptr = c->data;
+    arena->end = c->data + size;
+    if (arena->chunk_size < SL_ARENA_MAX_CHUNK) arena->chunk_size *= 2;
+}
+
+void *sl_arena_alloc(sl_arena_t *arena, size_t size) {
+    size = (size + 7) & ~(size_t)7;
+    if ((size_t)(arena->end - arena->ptr) < size) arena_grow(arena, size);
+    void *p = arena->ptr;
+    arena->ptr += size;
+    arena->used += size;
+    return p;
+}
+
+void *sl_arena_calloc(sl_arena_t *arena, size_t size) {
+    void *p = sl_arena_alloc(arena, size);
+    memset(p, 0, size);
+    return p;
+}
+
+char *sl_arena_strndup(sl_arena_t *arena, const char *s, size_t len) {
+    char *p = sl_arena_alloc(arena, len + 1);
+    if (len) memcpy(p, s, len);
+    p[len] = 0;
+    return p;
+}
+
+char *sl_arena_sprintf(sl_arena_t *arena, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    char *p = sl_arena_alloc(arena, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}

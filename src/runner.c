@@ -1,0 +1,753 @@
+/* runner.c - the engine loop: sources -> journal -> jobs (steps) -> sinks.
+ *
+ * Threads: one for every source (polls in turn, honouring each source's schedule and
+ * backoff), one per job (read -> steps -> sinks -> commit), and the journal's flusher.
+ * They meet only at the journal.  Invariants:
+ *  1. A job commits its offsets only after every sink acknowledged the batch.
+ *  2. A transactional sink is never given a record it already holds (offset below what
+ *     it reported in committed()), so restarts write each record exactly once there.
+ *  3. A failing sink is retried with exponential backoff and jitter, forever (or until
+ *     stop); the batch is never skipped.
+ *  4. On stop, the batch in flight is finished (written and committed) before exit. */
+#include "runner.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "sluice/json.h"
+
+volatile sig_atomic_t sl_stop_requested = 0;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (sl_stop_requested) _exit(130);  /* second ^C: leave at once */
+    sl_stop_requested = 1;
+}
+
+void sl_runner_install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct runner runner_t;
+
+typedef struct topic_rt {
+    const char *name;
+    sl_topic_t *topic;
+    int writers;               /* sources and topic sinks still running (for --once) */
+} topic_rt_t;
+
+typedef struct source_rt {
+    sl_source_cfg_t *cfg;
+    topic_rt_t *to;
+    bool done, opened;
+    int64_t due, started, backoff_ms;
+    uint64_t polls, failures, records;
+    uint64_t next_seq;
+    sl_batch_t batch;          /* pending poll */
+    sl_record_t *dlq;          /* pending dead letters (values in batch.arena) */
+    size_t ndlq, dlq_cap;
+    sl_topic_t *dlq_topic;     /* <source>.dlq, opened on first use */
+    runner_t *r;
+} source_rt_t;
+
+typedef struct job_rt {
+    sl_job_cfg_t *cfg;
+    runner_t *r;
+    pthread_t thread;
+    topic_rt_t **from;         /* per from-topic */
+    topic_rt_t *dlq;
+    topic_rt_t **sink_topics;  /* topics written by `topic` sinks (for --once closing) */
+    size_t nsink_topics;
+    uint64_t records_in, records_out, dlq_count, batches;
+    int exit_code;
+} job_rt_t;
+
+struct runner {
+    sl_pipeline_t *pipe;
+    const sl_run_opts_t *opts;
+    sl_journal_t *journal;
+    topic_rt_t *topics;
+    size_t ntopics;
+    source_rt_t *sources;
+    job_rt_t *jobs;
+    pthread_mutex_t lock;      /* writers counts */
+    bool sources_done;
+    int exit_code;
+};
+
+static topic_rt_t *rt_topic(runner_t *r, const char *name) {
+    for (size_t i = 0; i < r->ntopics; i++)
+        if (strcmp(r->topics[i].name, name) == 0) return &r->topics[i];
+    return NULL;
+}
+
+static void writer_done(runner_t *r, topic_rt_t *t) {
+    pthread_mutex_lock(&r->lock);
+    if (t && t->writers > 0) t->writers--;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int writers_left(runner_t *r, topic_rt_t *t) {
+    pthread_mutex_lock(&r->lock);
+    int n = t->writers;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+/* Sleep up to ms, waking early on stop. */
+static void nap(int64_t ms) {
+    while (ms > 0 && !sl_stop_requested) {
+        int64_t step = ms > 50 ? 50 : ms;
+        struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+/* Exponential backoff with full jitter: 100 ms doubling to 30 s. */
+static int64_t next_backoff(int64_t prev) {
+    int64_t b = prev ? prev * 2 : 100;
+    if (b > 30000) b = 30000;
+    return b / 2 + (int64_t)(rand() % (int)(b / 2 + 1));
+}
+
+/* ------------------------------------------------------------------ emit */
+
+struct sl_emit {
+    source_rt_t *s;
+    size_t pending;
+};
+
+sl_record_t *sl_emit_record(sl_emit_t *emit) {
+    source_rt_t *s = emit->s;
+    sl_record_t *rec = sl_batch_push(&s->batch);
+    rec->source = s->cfg->name;
+    return rec;
+}
+
+sl_arena_t *sl_emit_arena(sl_emit_t *emit) { return &emit->s->batch.arena; }
+
+int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_error_t *err) {
+    source_rt_t *s = emit->s;
+    sl_batch_t *b = &s->batch;
+    int64_t now = sl_now_ms();
+    for (size_t i = 0; i < b->n; i++) {
+        sl_record_t *rec = &b->recs[i];
+        rec->ingest_ts = now;
+        if (!rec->ts) rec->ts = now;
+        rec->source = s->cfg->name;
+        sl_error_t kerr = {0};
+        if (sl_record_key_ts(rec, s->cfg->key, s->cfg->ts, &s->r->pipe->vars, &b->arena, &kerr) != 0)
+            sl_warn("source %s: record %zu: %s (kept with ingest time and no key)", s->cfg->name, i,
+                    kerr.msg);
+    }
+    if (s->ndlq && !s->dlq_topic) {
+        char name[300];
+        snprintf(name, sizeof name, "%s.dlq", s->cfg->name);
+        if (sl_journal_topic(s->r->journal, name, NULL, &s->dlq_topic, err) != 0) {
+            sl_batch_reset(b);
+            s->ndlq = 0;
+            return SL_RETRY;
+        }
+    }
+    sl_txn_t *txn = sl_txn_begin(s->r->journal, s->cfg->name);
+    int rc = b->n ? sl_txn_append(txn, s->to->topic, b->recs, b->n, err) : 0;
+    if (rc == 0 && s->ndlq) rc = sl_txn_append(txn, s->dlq_topic, s->dlq, s->ndlq, err);
+    if (rc != 0) {
+        sl_txn_abort(txn);
+        sl_batch_reset(b);
+        s->ndlq = 0;
+        return rc;
+    }
+    rc = sl_txn_commit(txn, cursor, cursor_len, NULL, err);
+    if (rc == 0) s->records += b->n;
+    if (rc == 0 && s->ndlq) sl_warn("source %s: %zu bad input(s) to %s.dlq", s->cfg->name, s->ndlq, s->cfg->name);
+    sl_batch_reset(b);
+    s->ndlq = 0;
+    return rc;
+}
+
+void sl_emit_dlq(sl_emit_t *emit, const char *raw, size_t raw_len, const char *at,
+                 const char *fmt, ...) {
+    source_rt_t *s = emit->s;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (s->ndlq == s->dlq_cap) {
+        s->dlq_cap = s->dlq_cap ? s->dlq_cap * 2 : 16;
+        s->dlq = realloc(s->dlq, s->dlq_cap * sizeof *s->dlq);
+        if (!s->dlq) abort();
+    }
+    sl_arena_t *a = &s->batch.arena;
+    sl_record_t *d = &s->dlq[s->ndlq++];
+    memset(d, 0, sizeof *d);
+    d->partition = -1;
+    d->offset = -1;
+    d->ingest_ts = d->ts = sl_now_ms();
+    d->source = s->cfg->name;
+    sl_value_t env = sl_object_new(a, 4);
+    sl_value_set(a, &env, "error", 5, sl_str_dup(a, msg, strlen(msg)));
+    sl_value_set(a, &env, "raw", 3, sl_str_dup(a, raw, raw_len));
+    sl_value_set(a, &env, "source", 6, sl_str(s->cfg->name, strlen(s->cfg->name)));
+    sl_value_set(a, &env, "at", 2, at ? sl_str_dup(a, at, strlen(at)) : sl_null());
+    d->value = env;
+}
+
+void sl_emit_fail(sl_emit_t *emit, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    emit->s->failures++;
+    sl_warn("source %s: poll failed: %s", emit->s->cfg->name, msg);
+}
+
+/* ------------------------------------------------------------------ sources */
+
+static void source_finish(runner_t *r, source_rt_t *s) {
+    if (s->done) return;
+    s->done = true;
+    writer_done(r, s->to);
+    sl_info("source %s: done (%llu records in %llu polls, %llu failed)", s->cfg->name,
+            (unsigned long long)s->records, (unsigned long long)s->polls,
+            (unsigned long long)s->failures);
+}
+
+static void *sources_main(void *arg) {
+    runner_t *r = arg;
+    sl_pipeline_t *p = r->pipe;
+    size_t active = p->nsources;
+    int64_t start = sl_mono_ms();
+    for (size_t i = 0; i < p->nsources; i++) {
+        source_rt_t *s = &r->sources[i];
+        s->started = start;
+        s->due = start;
+    }
+    while (active && !sl_stop_requested) {
+        int64_t now = sl_mono_ms(), soonest = now + 100;
+        for (size_t i = 0; i < p->nsources && !sl_stop_requested; i++) {
+            source_rt_t *s = &r->sources[i];
+            if (s->done) continue;
+            if (s->cfg->run_for_ms && now - s->started >= s->cfg->run_for_ms) {
+                source_finish(r, s);
+                active--;
+                continue;
+            }
+            if (s->due > now) {
+                if (s->due < soonest) soonest = s->due;
+                continue;
+            }
+            const sl_source_plugin_t *plug = s->cfg->inst.plugin;
+            sl_error_t err = {0};
+            if (!s->opened) {
+                void *cur = NULL;
+                size_t len = 0;
+                sl_journal_cursor(r->journal, s->cfg->name, &cur, &len);
+                s->cfg->inst.cursor = cur;
+                s->cfg->inst.cursor_len = len;
+                int rc = plug->open ? plug->open(&s->cfg->inst, &err) : 0;
+                free(cur);
+                s->cfg->inst.cursor = NULL;
+                if (rc == SL_RETRY) {
+                    s->backoff_ms = next_backoff(s->backoff_ms);
+                    s->due = now + s->backoff_ms;
+                    sl_warn("source %s: cannot open: %s (retry in %lld ms)", s->cfg->name, err.msg,
+                            (long long)s->backoff_ms);
+                    continue;
+                }
+                if (rc != 0) {
+                    sl_errorf("source %s: %s", s->cfg->name, err.msg);
+                    r->exit_code = 3;
+                    source_finish(r, s);
+                    active--;
+                    continue;
+                }
+                s->opened = true;
+            }
+            sl_emit_t emit = {.s = s};
+            int64_t next = 0;
+            s->polls++;
+            int rc = plug->poll(&s->cfg->inst, &emit, &next, &err);
+            sl_batch_reset(&s->batch);  /* uncommitted records of a failed poll */
+            s->ndlq = 0;
+            if (rc == 0) {
+                s->backoff_ms = 0;
+                s->due = next;
+            } else if (rc == SL_EOF) {
+                source_finish(r, s);
+                active--;
+            } else if (rc == SL_RETRY) {
+                s->failures++;
+                s->backoff_ms = next_backoff(s->backoff_ms);
+                if (next > now + s->backoff_ms) s->backoff_ms = next - now;  /* Retry-After */
+                s->due = now + s->backoff_ms;
+                if (err.msg[0]) sl_warn("source %s: %s (retry in %lld ms)", s->cfg->name, err.msg,
+                                        (long long)s->backoff_ms);
+            } else {
+                sl_errorf("source %s: %s", s->cfg->name, err.msg[0] ? err.msg : sl_err_str(rc));
+                r->exit_code = 3;
+                source_finish(r, s);
+                active--;
+            }
+            now = sl_mono_ms();
+            if (!s->done && s->due < soonest) soonest = s->due;
+        }
+        if (!active) break;
+        int64_t wait = soonest - sl_mono_ms();
+        if (wait > 0) nap(wait > 100 ? 100 : wait);
+    }
+    for (size_t i = 0; i < p->nsources; i++) {
+        source_rt_t *s = &r->sources[i];
+        if (s->opened && s->cfg->inst.plugin->close) s->cfg->inst.plugin->close(&s->cfg->inst);
+        s->opened = false;
+        if (!s->done) {
+            s->done = true;
+            writer_done(r, s->to);
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+typedef struct tp {
+    topic_rt_t *t;
+    int partition;
+    int64_t pos;               /* next offset to read */
+    int64_t held[16];          /* per transactional sink: what it already holds (-1 none) */
+} tp_t;
+
+struct sink_job_ctx {
+    sl_step_ctx_t *steps;      /* where rejected rows go */
+    const char *name;
+};
+
+void sl_sink_reject(sl_sink_t *sink, const sl_record_t *rec, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct sink_job_ctx *c = sink->job_ctx;
+    if (!c || !c->steps) {
+        sl_warn("sink %s of job %s rejected a record: %s", sink->plugin->name, sink->job, msg);
+        return;
+    }
+    sl_dlq_add(c->steps, rec, c->name, msg);
+}
+
+static int append_dlq(runner_t *r, job_rt_t *jr, sl_step_ctx_t *ctx) {
+    if (!ctx->ndlq) return 0;
+    sl_error_t err = {0};
+    char writer[300];
+    snprintf(writer, sizeof writer, "%s:dlq", jr->cfg->name);
+    for (;;) {
+        sl_txn_t *txn = sl_txn_begin(r->journal, writer);
+        int rc = sl_txn_append(txn, jr->dlq->topic, ctx->dlq, ctx->ndlq, &err);
+        if (rc == 0) rc = sl_txn_commit(txn, NULL, 0, NULL, &err);
+        else sl_txn_abort(txn);
+        if (rc == 0) break;
+        sl_errorf("job %s: cannot write its dead-letter topic: %s", jr->cfg->name, err.msg);
+        if (sl_stop_requested) return rc;
+        nap(1000);
+    }
+    jr->dlq_count += ctx->ndlq;
+    sl_warn("job %s: %zu record(s) to %s (first: %s)", jr->cfg->name, ctx->ndlq, jr->cfg->dlq,
+            sl_value_get(&ctx->dlq[0].value, "error", 5)->u.s);
+    ctx->ndlq = 0;
+    return 0;
+}
+
+/* Write a batch to one sink, retrying until it acknowledges (or stop). */
+static int write_sink(job_rt_t *jr, sl_sink_t *sink, const sl_batch_t *view, const sl_offsets_t *upto) {
+    int64_t backoff = 0;
+    for (;;) {
+        sl_error_t err = {0};
+        int rc = sink->plugin->write(sink, view, upto, &err);
+        if (rc == 0) return 0;
+        if (rc != SL_RETRY) {
+            sl_errorf("job %s: sink %s failed: %s", jr->cfg->name, sink->plugin->name, err.msg);
+            return rc;
+        }
+        backoff = next_backoff(backoff);
+        sl_warn("job %s: sink %s: %s (retry in %lld ms)", jr->cfg->name, sink->plugin->name,
+                err.msg, (long long)backoff);
+        if (sl_stop_requested) return SL_RETRY;
+        nap(backoff);
+        if (sl_stop_requested) return SL_RETRY;
+    }
+}
+
+static int open_sink(job_rt_t *jr, sl_sink_t *sink) {
+    int64_t backoff = 0;
+    for (;;) {
+        sl_error_t err = {0};
+        int rc = sink->plugin->open ? sink->plugin->open(sink, &err) : 0;
+        if (rc == 0) return 0;
+        if (rc != SL_RETRY) {
+            sl_errorf("job %s: cannot open sink %s: %s", jr->cfg->name, sink->plugin->name, err.msg);
+            return rc;
+        }
+        backoff = next_backoff(backoff);
+        sl_warn("job %s: sink %s: %s (retry in %lld ms)", jr->cfg->name, sink->plugin->name,
+                err.msg, (long long)backoff);
+        if (sl_stop_requested) return SL_RETRY;
+        nap(backoff);
+    }
+}
+
+static void *job_main(void *arg) {
+    job_rt_t *jr = arg;
+    runner_t *r = jr->r;
+    sl_job_cfg_t *job = jr->cfg;
+    size_t ntp = 0;
+    for (size_t i = 0; i < job->nfrom; i++) ntp += (size_t)sl_topic_partitions(jr->from[i]->topic);
+    tp_t *tps = calloc(ntp ? ntp : 1, sizeof *tps);
+    sl_offset_t *offs = calloc(ntp ? ntp : 1, sizeof *offs);
+    struct sink_job_ctx *sctx = calloc(job->nsinks ? job->nsinks : 1, sizeof *sctx);
+    sl_batch_t batch, view;
+    sl_batch_init(&batch);
+    memset(&view, 0, sizeof view);
+    sl_step_ctx_t ctx;
+    sl_step_ctx_init(&ctx, job, &r->pipe->vars, &batch);
+    size_t nopen = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < job->nfrom; i++)
+        for (int p = 0; p < sl_topic_partitions(jr->from[i]->topic); p++, k++) {
+            tps[k].t = jr->from[i];
+            tps[k].partition = p;
+            int64_t off = sl_journal_group_offset(r->journal, job->name, jr->from[i]->name, p);
+            int64_t start = sl_topic_start(jr->from[i]->topic, p);
+            tps[k].pos = off < start ? start : off;
+            for (size_t s = 0; s < 16; s++) tps[k].held[s] = -1;
+        }
+    /* restore step state checkpointed with the offsets */
+    void *state = NULL;
+    size_t state_len = 0;
+    sl_journal_group_state(r->journal, job->name, &state, &state_len);
+    if (state && state_len) {
+        /* layout: per stateful step: u32 index, u32 len, bytes */
+        size_t at = 0;
+        while (at + 8 <= state_len) {
+            uint32_t idx, len;
+            memcpy(&idx, (char *)state + at, 4);
+            memcpy(&len, (char *)state + at + 4, 4);
+            at += 8;
+            if (at + len > state_len) break;
+            if (idx < job->nsteps && job->steps[idx].plugin->restore) {
+                sl_error_t err = {0};
+                if (job->steps[idx].plugin->restore(&job->steps[idx], (char *)state + at, len, &err) != 0)
+                    sl_warn("job %s: step %u: state not restored: %s", job->name, idx, err.msg);
+            }
+            at += len;
+        }
+    }
+    free(state);
+    /* open sinks; learn what transactional sinks already hold */
+    for (size_t s = 0; s < job->nsinks; s++) {
+        sl_sink_t *sink = &job->sinks[s];
+        sctx[s].steps = &ctx;
+        sctx[s].name = sl_arena_sprintf(&r->pipe->arena, "sink:%s", sink->plugin->name);
+        sink->job_ctx = &sctx[s];
+        if (open_sink(jr, sink) != 0) {
+            jr->exit_code = sl_stop_requested ? 0 : 3;
+            goto out;
+        }
+        nopen++;
+        if (sink->plugin->transactional && sink->plugin->committed && s < 16) {
+            sl_offsets_t held = {0};
+            sl_error_t err = {0};
+            if (sink->plugin->committed(sink, &held, &err) == 0) {
+                for (size_t h = 0; h < held.n; h++)
+                    for (size_t t = 0; t < ntp; t++)
+                        if (strcmp(held.v[h].topic, tps[t].t->name) == 0 &&
+                            held.v[h].partition == tps[t].partition)
+                            tps[t].held[s] = held.v[h].offset;
+                for (size_t h = 0; h < held.n; h++) free((char *)held.v[h].topic);
+                free(held.v);
+            } else {
+                sl_errorf("job %s: sink %s: %s", job->name, sink->plugin->name, err.msg);
+                jr->exit_code = 3;
+                goto out;
+            }
+        }
+    }
+    sl_info("job %s: started (%zu partition(s), %zu step(s), %zu sink(s))", job->name, ntp,
+            job->nsteps, job->nsinks);
+    uint64_t seen = 0;
+    size_t rr = 0;
+    bool flushed = false;
+    for (;;) {
+        if (sl_stop_requested) break;  /* invariant 4: the previous batch is committed */
+        sl_batch_reset(&batch);
+        ctx.now_ms = sl_now_ms();
+        ctx.ndlq = 0;
+        int64_t next[ntp ? ntp : 1];
+        for (size_t t = 0; t < ntp; t++) next[t] = tps[t].pos;
+        bool corrupt = false;
+        /* read round-robin, starting at a different partition each time (fairness) */
+        for (size_t c = 0; c < ntp && batch.n < (size_t)job->max_batch &&
+                           batch.bytes < (size_t)job->max_batch_bytes; c++) {
+            size_t t = (rr + c) % ntp;
+            sl_error_t err = {0};
+            size_t want = (size_t)job->max_batch - batch.n;
+            int rc = sl_topic_read(tps[t].t->topic, tps[t].partition, tps[t].pos, want,
+                                   (size_t)job->max_batch_bytes - batch.bytes, &batch, &next[t], &err);
+            if (rc != 0) {
+                sl_errorf("job %s: reading %s/%d at %lld: %s", job->name, tps[t].t->name,
+                          tps[t].partition, (long long)tps[t].pos, err.msg);
+                corrupt = true;
+            }
+        }
+        rr++;
+        if (corrupt) {
+            jr->exit_code = 3;
+            break;
+        }
+        bool at_end = batch.n == 0;
+        if (at_end) {
+            if (sl_stop_requested) break;
+            bool closed = true;
+            for (size_t i = 0; i < job->nfrom; i++)
+                if (writers_left(r, jr->from[i])) closed = false;
+            if (r->opts->once && closed) {
+                /* re-check the ends after writers closed: nothing may be left */
+                bool more = false;
+                for (size_t t = 0; t < ntp; t++)
+                    if (sl_topic_end(tps[t].t->topic, tps[t].partition) > tps[t].pos) more = true;
+                if (more) continue;
+                if (flushed) break;
+                flushed = true;
+                sl_error_t err = {0};
+                if (sl_job_flush(job, &batch, &ctx, &err) != 0) {
+                    sl_errorf("job %s: %s", job->name, err.msg);
+                    jr->exit_code = 3;
+                    break;
+                }
+                if (batch.n == 0 && ctx.ndlq == 0) break;
+            } else {
+                sl_journal_wait(r->journal, &seen, 200);
+                continue;
+            }
+        }
+        jr->records_in += batch.n;
+        for (size_t i = 0; i < batch.n; i++) batch.recs[i].orig = batch.recs[i].value;
+        sl_error_t err = {0};
+        if (sl_job_apply(job, &batch, &ctx, &err) != 0) {
+            sl_errorf("job %s: %s", job->name, err.msg);
+            jr->exit_code = 3;
+            break;
+        }
+        /* offsets after this batch */
+        for (size_t t = 0; t < ntp; t++) {
+            offs[t].topic = tps[t].t->name;
+            offs[t].partition = tps[t].partition;
+            offs[t].offset = next[t];
+        }
+        sl_offsets_t upto = {job->name, offs, ntp};
+        int rc = 0;
+        for (size_t s = 0; s < job->nsinks && rc == 0; s++) {
+            sl_sink_t *sink = &job->sinks[s];
+            const sl_batch_t *give = &batch;
+            if (sink->plugin->transactional && s < 16) {
+                /* invariant 2: skip what the sink already holds */
+                bool skip_any = false;
+                for (size_t t = 0; t < ntp; t++)
+                    if (tps[t].held[s] > tps[t].pos) skip_any = true;
+                if (skip_any) {
+                    if (view.cap < batch.n) {
+                        view.cap = batch.n;
+                        view.recs = realloc(view.recs, view.cap * sizeof *view.recs);
+                    }
+                    view.n = 0;
+                    for (size_t i = 0; i < batch.n; i++) {
+                        const sl_record_t *rec = &batch.recs[i];
+                        bool held = false;
+                        for (size_t t = 0; t < ntp; t++)
+                            if (tps[t].t->name == rec->topic || strcmp(tps[t].t->name, rec->topic) == 0)
+                                if (tps[t].partition == rec->partition && rec->offset < tps[t].held[s])
+                                    held = true;
+                        if (!held) view.recs[view.n++] = *rec;
+                    }
+                    give = &view;
+                }
+            }
+            rc = write_sink(jr, sink, give, &upto);
+        }
+        if (rc != 0) {
+            if (!sl_stop_requested) jr->exit_code = 3;
+            break;
+        }
+        if (append_dlq(r, jr, &ctx) != 0) break;
+        /* invariant 1: commit after every sink acknowledged */
+        sl_buf_t st = SL_BUF_INIT;
+        for (size_t i = 0; i < job->nsteps; i++) {
+            if (!job->steps[i].plugin->snapshot) continue;
+            size_t at = st.len;
+            uint32_t idx = (uint32_t)i, len = 0;
+            sl_buf_append(&st, &idx, 4);
+            sl_buf_append(&st, &len, 4);
+            job->steps[i].plugin->snapshot(&job->steps[i], &st);
+            len = (uint32_t)(st.len - at - 8);
+            memcpy(st.data + at + 4, &len, 4);
+        }
+        for (;;) {
+            sl_error_t cerr = {0};
+            if (sl_journal_group_commit(r->journal, job->name, offs, ntp, st.data, st.len, &cerr) == 0)
+                break;
+            sl_errorf("job %s: cannot commit offsets: %s", job->name, cerr.msg);
+            if (sl_stop_requested) break;
+            nap(1000);
+        }
+        sl_buf_free(&st);
+        for (size_t t = 0; t < ntp; t++) tps[t].pos = next[t];
+        jr->records_out += batch.n;
+        jr->batches++;
+        if (at_end) break;  /* the flush batch of --once */
+    }
+out:
+    for (size_t s = 0; s < nopen; s++)
+        if (job->sinks[s].plugin->close) job->sinks[s].plugin->close(&job->sinks[s]);
+    for (size_t s = 0; s < jr->nsink_topics; s++) writer_done(r, jr->sink_topics[s]);
+    sl_info("job %s: stopped (%llu records in, %llu out, %llu to %s)", job->name,
+            (unsigned long long)jr->records_in, (unsigned long long)jr->records_out,
+            (unsigned long long)jr->dlq_count, job->dlq);
+    sl_step_ctx_free(&ctx);
+    sl_batch_free(&batch);
+    free(view.recs);
+    free(tps);
+    free(offs);
+    free(sctx);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ run */
+
+static void report_damage(void *opaque, const sl_journal_damage_t *d) {
+    (void)opaque;
+    sl_warn("journal: %s at byte %llu of %s%s", d->what, (unsigned long long)d->file_offset, d->path,
+            d->tail ? " (torn tail cut)" : "");
+}
+
+int sl_runner_open_journal(const sl_pipeline_t *p, bool read_only, sl_journal_t **out,
+                           sl_error_t *err) {
+    sl_journal_opts_t jo = {.read_only = read_only, .report = report_damage};
+    int rc = sl_journal_open(p->data_dir, &jo, out, err);
+    if (rc != 0 || read_only) return rc;
+    for (size_t i = 0; i < p->ntopics; i++) {
+        sl_topic_t *t;
+        rc = sl_journal_topic(*out, p->topics[i].name, &p->topics[i].opts, &t, err);
+        if (rc != 0) {
+            sl_journal_close(*out);
+            *out = NULL;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+sl_journal_t *sl_runner_journal;
+
+int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
+    runner_t r;
+    memset(&r, 0, sizeof r);
+    r.pipe = p;
+    r.opts = opts;
+    pthread_mutex_init(&r.lock, NULL);
+    srand((unsigned)(sl_now_ms() ^ getpid()));
+    sl_error_t err = {0};
+    if (sl_runner_open_journal(p, false, &r.journal, &err) != 0) {
+        sl_errorf("cannot open the journal in %s: %s", p->data_dir, err.msg);
+        return 3;
+    }
+    sl_runner_journal = r.journal;
+    r.ntopics = p->ntopics;
+    r.topics = calloc(p->ntopics ? p->ntopics : 1, sizeof *r.topics);
+    for (size_t i = 0; i < p->ntopics; i++) {
+        r.topics[i].name = p->topics[i].name;
+        sl_journal_topic(r.journal, p->topics[i].name, NULL, &r.topics[i].topic, &err);
+    }
+    r.sources = calloc(p->nsources ? p->nsources : 1, sizeof *r.sources);
+    for (size_t i = 0; i < p->nsources; i++) {
+        source_rt_t *s = &r.sources[i];
+        s->cfg = &p->sources[i];
+        s->r = &r;
+        s->to = rt_topic(&r, s->cfg->to);
+        s->to->writers++;
+        s->cfg->inst.once = opts->once;
+        s->cfg->inst.every_ms = s->cfg->every_ms;
+        s->cfg->inst.vars = &p->vars;
+        if (opts->replay_dir) {
+            s->cfg->inst.replay = true;
+            s->cfg->inst.replay_dir = sl_arena_sprintf(&p->arena, "%s/%s", opts->replay_dir, s->cfg->name);
+        }
+        sl_batch_init(&s->batch);
+    }
+    r.jobs = calloc(p->njobs ? p->njobs : 1, sizeof *r.jobs);
+    for (size_t i = 0; i < p->njobs; i++) {
+        job_rt_t *jr = &r.jobs[i];
+        jr->cfg = &p->jobs[i];
+        jr->r = &r;
+        jr->from = calloc(jr->cfg->nfrom ? jr->cfg->nfrom : 1, sizeof *jr->from);
+        for (size_t f = 0; f < jr->cfg->nfrom; f++) jr->from[f] = rt_topic(&r, jr->cfg->from[f]);
+        jr->dlq = rt_topic(&r, jr->cfg->dlq);
+        jr->sink_topics = calloc(jr->cfg->nsinks ? jr->cfg->nsinks : 1, sizeof *jr->sink_topics);
+        for (size_t s = 0; s < jr->cfg->nsinks; s++)
+            if (strcmp(jr->cfg->sinks[s].plugin->name, "topic") == 0) {
+                const char *name = *(const char *const *)jr->cfg->sinks[s].conf;
+                topic_rt_t *t = rt_topic(&r, name);
+                if (t) {
+                    jr->sink_topics[jr->nsink_topics++] = t;
+                    t->writers++;
+                }
+            }
+    }
+    sl_info("running %s: %zu source(s), %zu job(s), %zu topic(s), data in %s%s", p->file,
+            p->nsources, p->njobs, p->ntopics, p->data_dir, opts->once ? " (once)" : "");
+    pthread_t src_thread;
+    bool src_started = p->nsources && pthread_create(&src_thread, NULL, sources_main, &r) == 0;
+    for (size_t i = 0; i < p->njobs; i++) pthread_create(&r.jobs[i].thread, NULL, job_main, &r.jobs[i]);
+    /* main thread: wait for stop (or, with --once, for everything to finish) */
+    if (!opts->once)
+        while (!sl_stop_requested) nap(100);
+    if (src_started) pthread_join(src_thread, NULL);
+    int code = r.exit_code;
+    for (size_t i = 0; i < p->njobs; i++) {
+        pthread_join(r.jobs[i].thread, NULL);
+        if (r.jobs[i].exit_code) code = r.jobs[i].exit_code;
+    }
+    for (size_t i = 0; i < p->nsources; i++) {
+        sl_batch_free(&r.sources[i].batch);
+        free(r.sources[i].dlq);
+    }
+    for (size_t i = 0; i < p->njobs; i++) {
+        free(r.jobs[i].from);
+        free(r.jobs[i].sink_topics);
+    }
+    free(r.sources);
+    free(r.jobs);
+    free(r.topics);
+    sl_journal_close(r.journal);
+    sl_runner_journal = NULL;
+    pthread_mutex_destroy(&r.lock);
+    return code;
+}

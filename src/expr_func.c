@@ -22,8 +22,10 @@
 #include "expr_int.h"
 #include "sha1.h"
 
-#define FN(name) static int fn_##name(const ex_node_t *call, const sl_expr_ctx_t *ctx, \
-                                      sl_value_t *argv, int argc, sl_value_t *out, sl_error_t *err)
+/* every implementation has the ex_impl_t signature; not all use every parameter */
+#define U __attribute__((unused))
+#define FN(name) static int fn_##name(U const ex_node_t *call, U const sl_expr_ctx_t *ctx, \
+                                      U sl_value_t *argv, U int argc, sl_value_t *out, U sl_error_t *err)
 
 #define NULL_IF_ANY()                                                   \
     do {                                                                \
@@ -1324,7 +1326,7 @@ const ex_func_t ex_funcs[] = {
      "elevation_deg(obs_lat, obs_lon, sat_lat, sat_lon, sat_alt_km)",
      "Look angle above the horizon of a satellite from an observer at sea level on a "
      "spherical Earth (R = 6371.0 km): atan2(cos g - R/(R+alt), sin g), g the central angle.",
-     NUL, "elevation_deg(10, 20, 10, 20, 420)", "90"},
+     NUL, "elevation_deg(10, 20, 10, 20, 420)", "90.0"},
     {"azimuth_deg", "geo", 4, 4, P, fn_azimuth_deg, NULL, "azimuth_deg(lat1, lon1, lat2, lon2)",
      "Initial great-circle bearing from point 1 to point 2, degrees clockwise from north in [0, 360).",
      NUL, "round(azimuth_deg(0, 0, 0, 10))", "90"},
@@ -1381,7 +1383,7 @@ void sl_expr_doc(FILE *out) {
           "the record to the job's dead-letter topic with the message; it never stops the job.\n\n"
           "## Names and literals\n\n"
           "| form | meaning |\n|---|---|\n"
-          "| `a.b`, `a[0]`, `a[-1]`, `a[\"odd key\"]` | fields of the record; a missing field, an index out of range or a field of a non-object is null |\n"
+          "| `a.b`, `a[0]`, `a[-1]`, `a[\"odd key\"]` | fields of the record (a bare `x` is `this.x`); a missing field, an index out of range or a field of a non-object is null |\n"
           "| `this` | the whole record value |\n"
           "| `meta.key` `meta.ts` `meta.ingest_ts` `meta.topic` `meta.partition` `meta.offset` `meta.source` `meta.seq` | record metadata (`meta` alone: all as an object) |\n"
           "| `vars.x` | constants from the configuration's `vars:` |\n"
@@ -1408,6 +1410,10 @@ void sl_expr_doc(FILE *out) {
           "| `x.f`, `x[i]`, `f(...)` | postfix |\n\n"
           "Arithmetic with null is null. Division or remainder by zero is null, and so is any\n"
           "result that is not a finite number (JSON has no NaN or infinity).\n\n"
+          "## Templates\n\n"
+          "Text with `{{expression}}` placeholders (`\"The ISS is {{round(d)}} km away\"`): a string\n"
+          "is inserted as is, null as nothing, other values as JSON. A `{{` without a `}}` is a\n"
+          "load error at its position.\n\n"
           "## Functions\n\n"
           "A function of null is null unless its row says otherwise. A wrong argument type or\n"
           "a failed conversion is an evaluation error (the record goes to the dead-letter topic).\n",

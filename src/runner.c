@@ -12,6 +12,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
 #include "sluice/json.h"
 
 volatile sig_atomic_t sl_stop_requested = 0;
@@ -63,6 +65,10 @@ typedef struct source_rt {
     sl_record_t *dlq;          /* pending dead letters (values in batch.arena) */
     size_t ndlq, dlq_cap;
     sl_topic_t *dlq_topic;     /* <source>.dlq, opened on first use */
+    pthread_mutex_t ingest_lock;  /* one ingest transaction at a time */
+    int64_t last_poll_ms, last_ok_ms;  /* wall clock */
+    char last_error[600];      /* written by the sources thread; read racily by status */
+    sl_metric_t *m_polls, *m_failures, *m_records, *m_dlq, *m_last_poll;
     runner_t *r;
 } source_rt_t;
 
@@ -75,6 +81,8 @@ typedef struct job_rt {
     topic_rt_t **sink_topics;  /* topics written by `topic` sinks (for --once closing) */
     size_t nsink_topics;
     uint64_t records_in, records_out, dlq_count, batches;
+    sl_metric_t *m_in, *m_out, *m_dlq, *m_batches, *m_latency, **m_rows, **m_errors, **m_write;
+    _Atomic int state;         /* 0 starting, 1 running, 2 retrying a sink, 3 stopped */
     int exit_code;
 } job_rt_t;
 
@@ -176,7 +184,11 @@ int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_er
         return rc;
     }
     rc = sl_txn_commit(txn, cursor, cursor_len, NULL, err);
-    if (rc == 0) s->records += b->n;
+    if (rc == 0) {
+        s->records += b->n;
+        sl_metric_add(s->m_records, (double)b->n);
+        sl_metric_add(s->m_dlq, (double)s->ndlq);
+    }
     if (rc == 0 && s->ndlq) sl_warn("source %s: %zu bad input(s) to %s.dlq", s->cfg->name, s->ndlq, s->cfg->name);
     sl_batch_reset(b);
     s->ndlq = 0;
@@ -218,6 +230,7 @@ void sl_emit_fail(sl_emit_t *emit, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     emit->s->failures++;
+    sl_metric_add(emit->s->m_failures, 1);
     sl_warn("source %s: poll failed: %s", emit->s->cfg->name, msg);
 }
 
@@ -286,9 +299,18 @@ static void *sources_main(void *arg) {
             sl_emit_t emit = {.s = s};
             int64_t next = 0;
             s->polls++;
+            sl_metric_add(s->m_polls, 1);
+            s->last_poll_ms = sl_now_ms();
+            sl_metric_set(s->m_last_poll, (double)s->last_poll_ms / 1000.0);
             int rc = plug->poll(&s->cfg->inst, &emit, &next, &err);
             sl_batch_reset(&s->batch);  /* uncommitted records of a failed poll */
             s->ndlq = 0;
+            if (rc == 0 || rc == SL_EOF) {
+                s->last_ok_ms = sl_now_ms();
+                s->last_error[0] = 0;
+            } else {
+                snprintf(s->last_error, sizeof s->last_error, "%s", err.msg[0] ? err.msg : sl_err_str(rc));
+            }
             if (rc == 0) {
                 s->backoff_ms = 0;
                 s->due = next;
@@ -297,6 +319,7 @@ static void *sources_main(void *arg) {
                 active--;
             } else if (rc == SL_RETRY) {
                 s->failures++;
+                sl_metric_add(s->m_failures, 1);
                 s->backoff_ms = next_backoff(s->backoff_ms);
                 if (next > now + s->backoff_ms) s->backoff_ms = next - now;  /* Retry-After */
                 s->due = now + s->backoff_ms;
@@ -371,6 +394,7 @@ static int append_dlq(runner_t *r, job_rt_t *jr, sl_step_ctx_t *ctx) {
         nap(1000);
     }
     jr->dlq_count += ctx->ndlq;
+    sl_metric_add(jr->m_dlq, (double)ctx->ndlq);
     sl_warn("job %s: %zu record(s) to %s (first: %s)", jr->cfg->name, ctx->ndlq, jr->cfg->dlq,
             sl_value_get(&ctx->dlq[0].value, "error", 5)->u.s);
     ctx->ndlq = 0;
@@ -382,8 +406,15 @@ static int write_sink(job_rt_t *jr, sl_sink_t *sink, const sl_batch_t *view, con
     int64_t backoff = 0;
     for (;;) {
         sl_error_t err = {0};
+        int64_t t0 = sl_mono_ms();
         int rc = sink->plugin->write(sink, view, upto, &err);
-        if (rc == 0) return 0;
+        sl_metric_observe(jr->m_write[sink->index], (double)(sl_mono_ms() - t0) / 1000.0);
+        if (rc == 0) {
+            jr->state = 1;
+            sl_metric_add(jr->m_rows[sink->index], (double)view->n);
+            return 0;
+        }
+        sl_metric_add(jr->m_errors[sink->index], 1);
         if (rc != SL_RETRY) {
             sl_errorf("job %s: sink %s failed: %s", jr->cfg->name, sink->plugin->name, err.msg);
             return rc;
@@ -391,6 +422,7 @@ static int write_sink(job_rt_t *jr, sl_sink_t *sink, const sl_batch_t *view, con
         backoff = next_backoff(backoff);
         sl_warn("job %s: sink %s: %s (retry in %lld ms)", jr->cfg->name, sink->plugin->name,
                 err.msg, (long long)backoff);
+        jr->state = 2;
         if (sl_stop_requested) return SL_RETRY;
         nap(backoff);
         if (sl_stop_requested) return SL_RETRY;
@@ -491,6 +523,7 @@ static void *job_main(void *arg) {
             }
         }
     }
+    jr->state = 1;
     sl_info("job %s: started (%zu partition(s), %zu step(s), %zu sink(s))", job->name, ntp,
             job->nsteps, job->nsinks);
     uint64_t seen = 0;
@@ -550,6 +583,7 @@ static void *job_main(void *arg) {
             }
         }
         jr->records_in += batch.n;
+        sl_metric_add(jr->m_in, (double)batch.n);
         for (size_t i = 0; i < batch.n; i++) batch.recs[i].orig = batch.recs[i].value;
         sl_error_t err = {0};
         if (sl_job_apply(job, &batch, &ctx, &err) != 0) {
@@ -622,9 +656,16 @@ static void *job_main(void *arg) {
         for (size_t t = 0; t < ntp; t++) tps[t].pos = next[t];
         jr->records_out += batch.n;
         jr->batches++;
+        sl_metric_add(jr->m_out, (double)batch.n);
+        sl_metric_add(jr->m_batches, 1);
+        int64_t done_ms = sl_now_ms();
+        for (size_t i = 0; i < batch.n; i++)
+            if (batch.recs[i].ingest_ts > 0)
+                sl_metric_observe(jr->m_latency, (double)(done_ms - batch.recs[i].ingest_ts) / 1000.0);
         if (at_end) break;  /* the flush batch of --once */
     }
 out:
+    jr->state = 3;
     for (size_t s = 0; s < nopen; s++)
         if (job->sinks[s].plugin->close) job->sinks[s].plugin->close(&job->sinks[s]);
     for (size_t s = 0; s < jr->nsink_topics; s++) writer_done(r, jr->sink_topics[s]);
@@ -666,6 +707,107 @@ int sl_runner_open_journal(const sl_pipeline_t *p, bool read_only, sl_journal_t 
 }
 
 sl_journal_t *sl_runner_journal;
+static runner_t *current;      /* the running pipeline, for ingest endpoints */
+
+int sl_runner_status_json(sl_buf_t *out) {
+    runner_t *r = current;
+    if (!r) return SL_RETRY;
+    static const char *const jstates[] = {"starting", "running", "retrying", "stopped"};
+    sl_buf_puts(out, "{\"sources\":[");
+    for (size_t i = 0; i < r->pipe->nsources; i++) {
+        source_rt_t *s = &r->sources[i];
+        if (i) sl_buf_putc(out, ',');
+        sl_buf_puts(out, "{\"name\":");
+        sl_json_write_string(out, s->cfg->name, strlen(s->cfg->name));
+        sl_buf_printf(out, ",\"type\":\"%s\",\"topic\":", s->cfg->inst.plugin->name);
+        sl_json_write_string(out, s->cfg->to, strlen(s->cfg->to));
+        const char *state = s->done ? "done" : s->last_error[0] ? "failing" : s->opened ? "running" : "starting";
+        sl_buf_printf(out, ",\"state\":\"%s\",\"polls\":%.0f,\"failures\":%.0f,\"records\":%.0f,"
+                      "\"last_poll_ms\":%lld,\"last_ok_ms\":%lld,\"next_poll_in_ms\":%lld,\"backoff_ms\":%lld,"
+                      "\"last_error\":", state, sl_metric_value(s->m_polls), sl_metric_value(s->m_failures),
+                      sl_metric_value(s->m_records), (long long)s->last_poll_ms, (long long)s->last_ok_ms,
+                      (long long)(s->done ? -1 : s->due - sl_mono_ms()), (long long)s->backoff_ms);
+        char err[600];
+        snprintf(err, sizeof err, "%s", s->last_error);
+        if (err[0]) sl_json_write_string(out, err, strlen(err));
+        else sl_buf_puts(out, "null");
+        sl_buf_putc(out, '}');
+    }
+    sl_buf_puts(out, "],\"jobs\":[");
+    for (size_t i = 0; i < r->pipe->njobs; i++) {
+        job_rt_t *jr = &r->jobs[i];
+        if (i) sl_buf_putc(out, ',');
+        sl_buf_puts(out, "{\"name\":");
+        sl_json_write_string(out, jr->cfg->name, strlen(jr->cfg->name));
+        int64_t lag = 0;
+        for (size_t f = 0; f < jr->cfg->nfrom; f++)
+            for (int p = 0; p < sl_topic_partitions(jr->from[f]->topic); p++) {
+                int64_t off = sl_journal_group_offset(r->journal, jr->cfg->name, jr->from[f]->name, p);
+                int64_t start = sl_topic_start(jr->from[f]->topic, p);
+                lag += sl_topic_end(jr->from[f]->topic, p) - (off < start ? start : off);
+            }
+        sl_buf_printf(out, ",\"state\":\"%s\",\"records_in\":%.0f,\"records_out\":%.0f,\"dead_letters\":%.0f,"
+                      "\"lag\":%lld,\"dlq\":", jstates[jr->state], sl_metric_value(jr->m_in),
+                      sl_metric_value(jr->m_out), sl_metric_value(jr->m_dlq), (long long)lag);
+        sl_json_write_string(out, jr->cfg->dlq, strlen(jr->cfg->dlq));
+        sl_buf_puts(out, ",\"from\":[");
+        for (size_t f = 0; f < jr->cfg->nfrom; f++) {
+            if (f) sl_buf_putc(out, ',');
+            sl_json_write_string(out, jr->cfg->from[f], strlen(jr->cfg->from[f]));
+        }
+        sl_buf_puts(out, "],\"sinks\":[");
+        for (size_t k = 0; k < jr->cfg->nsinks; k++)
+            sl_buf_printf(out, "%s{\"type\":\"%s\",\"records\":%.0f,\"errors\":%.0f,\"writes\":%.0f}", k ? "," : "",
+                          jr->cfg->sinks[k].plugin->name, sl_metric_value(jr->m_rows[k]),
+                          sl_metric_value(jr->m_errors[k]), sl_metric_value(jr->m_write[k]));
+        sl_buf_puts(out, "]}");
+    }
+    sl_buf_puts(out, "],\"topics\":[");
+    for (size_t i = 0; i < r->ntopics; i++) {
+        topic_rt_t *t = &r->topics[i];
+        if (i) sl_buf_putc(out, ',');
+        sl_buf_puts(out, "{\"name\":");
+        sl_json_write_string(out, t->name, strlen(t->name));
+        sl_buf_puts(out, ",\"partitions\":[");
+        for (int p = 0; p < sl_topic_partitions(t->topic); p++)
+            sl_buf_printf(out, "%s{\"start\":%lld,\"end\":%lld,\"bytes\":%lld}", p ? "," : "",
+                          (long long)sl_topic_start(t->topic, p), (long long)sl_topic_end(t->topic, p),
+                          (long long)sl_topic_bytes(t->topic, p));
+        sl_buf_puts(out, "]}");
+    }
+    sl_buf_puts(out, "]}");
+    return 0;
+}
+
+int sl_runner_ingest(const char *source, sl_batch_t *batch, int64_t timeout_ms, sl_error_t *err) {
+    runner_t *r = current;
+    if (!r) return sl_error_set(err, SL_RETRY, "the pipeline is not running");
+    source_rt_t *s = NULL;
+    for (size_t i = 0; i < r->pipe->nsources; i++)
+        if (strcmp(r->sources[i].cfg->name, source) == 0) s = &r->sources[i];
+    if (!s) return sl_error_set(err, SL_NOTFOUND, "no source '%s'", source);
+    int64_t now = sl_now_ms();
+    for (size_t i = 0; i < batch->n; i++) {
+        sl_record_t *rec = &batch->recs[i];
+        rec->ingest_ts = now;
+        if (!rec->ts) rec->ts = now;
+        rec->source = s->cfg->name;
+        sl_error_t kerr = {0};
+        if (sl_record_key_ts(rec, s->cfg->key, s->cfg->ts, &r->pipe->vars, &batch->arena, &kerr) != 0)
+            return sl_error_set(err, SL_EVAL, "record %zu: %s", i, kerr.msg);
+    }
+    pthread_mutex_lock(&s->ingest_lock);
+    sl_txn_t *txn = sl_txn_begin(r->journal, s->cfg->name);
+    int rc = sl_txn_append(txn, s->to->topic, batch->recs, batch->n, err);
+    uint64_t seq = 0;
+    if (rc == 0) rc = sl_txn_commit(txn, NULL, 0, &seq, err);
+    else sl_txn_abort(txn);
+    pthread_mutex_unlock(&s->ingest_lock);
+    if (rc == 0) rc = sl_journal_wait_durable(r->journal, seq, timeout_ms);
+    if (rc == 0) sl_metric_add(s->m_records, (double)batch->n);
+    else if (!err->msg[0]) sl_error_set(err, rc, "not durable within %lld ms", (long long)timeout_ms);
+    return rc;
+}
 
 int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
     runner_t r;
@@ -701,6 +843,15 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
             s->cfg->inst.replay_dir = sl_arena_sprintf(&p->arena, "%s/%s", opts->replay_dir, s->cfg->name);
         }
         sl_batch_init(&s->batch);
+        pthread_mutex_init(&s->ingest_lock, NULL);
+        sl_buf_t l = SL_BUF_INIT;
+        sl_metrics_label(&l, "source", s->cfg->name);
+        s->m_polls = sl_metric_counter("sluice_source_polls_total", "Polls started per source.", l.data);
+        s->m_failures = sl_metric_counter("sluice_source_poll_failures_total", "Failed polls per source.", l.data);
+        s->m_records = sl_metric_counter("sluice_source_records_total", "Records a source committed to its topic.", l.data);
+        s->m_dlq = sl_metric_counter("sluice_source_dead_letters_total", "Malformed inputs sent to <source>.dlq.", l.data);
+        s->m_last_poll = sl_metric_gauge("sluice_source_last_poll_timestamp_seconds", "When the source last polled.", l.data);
+        sl_buf_free(&l);
     }
     r.jobs = calloc(p->njobs ? p->njobs : 1, sizeof *r.jobs);
     for (size_t i = 0; i < p->njobs; i++) {
@@ -710,6 +861,31 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
         jr->from = calloc(jr->cfg->nfrom ? jr->cfg->nfrom : 1, sizeof *jr->from);
         for (size_t f = 0; f < jr->cfg->nfrom; f++) jr->from[f] = rt_topic(&r, jr->cfg->from[f]);
         jr->dlq = rt_topic(&r, jr->cfg->dlq);
+        sl_buf_t l = SL_BUF_INIT;
+        sl_metrics_label(&l, "job", jr->cfg->name);
+        jr->m_in = sl_metric_counter("sluice_job_records_in_total", "Records a job read from its topics.", l.data);
+        jr->m_out = sl_metric_counter("sluice_job_records_out_total", "Records a job wrote to its sinks and committed.", l.data);
+        jr->m_dlq = sl_metric_counter("sluice_job_dead_letters_total", "Records a job sent to its dead-letter topic.", l.data);
+        jr->m_batches = sl_metric_counter("sluice_job_batches_total", "Batches a job committed.", l.data);
+        jr->m_latency = sl_metric_histogram("sluice_end_to_end_latency_seconds",
+                                            "From a record's ingest to its job's commit after every sink.", l.data);
+        size_t ns = jr->cfg->nsinks ? jr->cfg->nsinks : 1;
+        jr->m_rows = calloc(ns, sizeof *jr->m_rows);
+        jr->m_errors = calloc(ns, sizeof *jr->m_errors);
+        jr->m_write = calloc(ns, sizeof *jr->m_write);
+        for (size_t k = 0; k < jr->cfg->nsinks; k++) {
+            sl_buf_t sl = SL_BUF_INIT;
+            sl_metrics_label(&sl, "job", jr->cfg->name);
+            sl_metrics_label(&sl, "sink", jr->cfg->sinks[k].plugin->name);
+            char idx[32];
+            snprintf(idx, sizeof idx, "%zu", k);
+            sl_metrics_label(&sl, "index", idx);
+            jr->m_rows[k] = sl_metric_counter("sluice_sink_records_total", "Records a sink acknowledged.", sl.data);
+            jr->m_errors[k] = sl_metric_counter("sluice_sink_errors_total", "Failed sink writes (retried).", sl.data);
+            jr->m_write[k] = sl_metric_histogram("sluice_sink_write_seconds", "Time of one sink write.", sl.data);
+            sl_buf_free(&sl);
+        }
+        sl_buf_free(&l);
         jr->sink_topics = calloc(jr->cfg->nsinks ? jr->cfg->nsinks : 1, sizeof *jr->sink_topics);
         for (size_t s = 0; s < jr->cfg->nsinks; s++)
             if (strcmp(jr->cfg->sinks[s].plugin->name, "topic") == 0) {
@@ -723,6 +899,7 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
     }
     sl_info("running %s: %zu source(s), %zu job(s), %zu topic(s), data in %s%s", p->file,
             p->nsources, p->njobs, p->ntopics, p->data_dir, opts->once ? " (once)" : "");
+    current = &r;
     pthread_t src_thread;
     bool src_started = p->nsources && pthread_create(&src_thread, NULL, sources_main, &r) == 0;
     for (size_t i = 0; i < p->njobs; i++) pthread_create(&r.jobs[i].thread, NULL, job_main, &r.jobs[i]);
@@ -735,13 +912,18 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
         pthread_join(r.jobs[i].thread, NULL);
         if (r.jobs[i].exit_code) code = r.jobs[i].exit_code;
     }
+    current = NULL;
     for (size_t i = 0; i < p->nsources; i++) {
         sl_batch_free(&r.sources[i].batch);
         free(r.sources[i].dlq);
+        pthread_mutex_destroy(&r.sources[i].ingest_lock);
     }
     for (size_t i = 0; i < p->njobs; i++) {
         free(r.jobs[i].from);
         free(r.jobs[i].sink_topics);
+        free(r.jobs[i].m_rows);
+        free(r.jobs[i].m_errors);
+        free(r.jobs[i].m_write);
     }
     free(r.sources);
     free(r.jobs);

@@ -27,6 +27,20 @@ int sl_run(sl_pipeline_t *pipe, const sl_run_opts_t *opts);
 int sl_runner_open_journal(const sl_pipeline_t *pipe, bool read_only, sl_journal_t **out,
                            sl_error_t *err);
 
+/* Append records that arrived at an ingest endpoint of `source` (any thread): key and
+ * event time from the source's `key:`/`ts:`, one journal transaction, and wait until
+ * they are durable per the topic's fsync policy (so a 2xx answer means durable).
+ * Returns 0, SL_NOTFOUND (no such source), SL_EVAL (a key/ts expression failed), or
+ * SL_RETRY (not running, or not durable within timeout_ms). */
+int sl_runner_ingest(const char *source, sl_batch_t *batch, int64_t timeout_ms, sl_error_t *err);
+
+/* Append the running pipeline's status as JSON: {sources: [{name, type, topic, state,
+ * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms,
+ * last_error}], jobs: [{name, state, records_in, records_out, dead_letters, lag, dlq,
+ * from, sinks: [{type, records, errors, writes}]}], topics: [{name, partitions:
+ * [{start, end, bytes}]}]}.  Any thread.  SL_RETRY when nothing runs. */
+int sl_runner_status_json(sl_buf_t *out);
+
 /* The journal of the running pipeline, for sinks that write to its other topics (the
  * `topic` sink); NULL when nothing runs. */
 extern sl_journal_t *sl_runner_journal;

@@ -76,7 +76,7 @@ typedef struct sl_conf {
 /* Parse a YAML file.  Returns 0, or SL_CONFIG with diagnostics added (a YAML syntax
  * error is reported at its position; the tree is then NULL).  Anchors/aliases are
  * resolved; merge keys (<<) are supported; duplicate keys are an error.
- * env_lookup is used for ${VAR} (NULL = getenv). */
+ */
 int sl_conf_load(sl_conf_t *conf, const char *path, sl_diags_t *diags);
 /* (Both loaders initialise *conf.  After a syntax error nothing is kept (root NULL);
  * after other errors — an unset variable, a duplicate key — the tree is kept so more

@@ -394,6 +394,8 @@ static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
             part->nldmg = part->capldmg = 0;
         }
     }
+    if (rc == 0 && j->need_snapshot && (ctx->mode == SL_LOAD_RW || ctx->mode == SL_LOAD_REPAIR))
+        rc = sl_meta_compact(j, err);
     return rc;
 }
 

@@ -135,6 +135,7 @@ struct sl_journal {
     int64_t next_retention_ms;
 
     int damages;         /* counted during load */
+    bool need_snapshot;  /* load: meta.log disagrees with the data it was cut to */
     struct sl_txn *txns;   /* j->mu: open transactions (aborted by close) */
     struct sl_txn *retention_owner;  /* the owner retention puts on a partition (J2) */
 };

@@ -405,7 +405,7 @@ int sl_meta_compact(sl_journal_t *j, sl_error_t *err) {
         if (rc == 0 && rename(tmp, path) != 0) rc = sl_error_set(err, SL_IO, "%s: %s", path, strerror(errno));
         if (rc == 0) {
             sl_jfsync_dir(j->dir);
-            close(old);
+            if (old >= 0) close(old);
         } else {
             close(fd);
             unlink(tmp);

@@ -312,6 +312,27 @@ int64_t sl_seg_find_batch(sl_seg_t *seg, int64_t offset) {
     }
 }
 
+/* File position of the batch holding `offset` (*bbase: its first offset); the data
+ * end when none does. */
+static int64_t seg_find_cover(sl_seg_t *seg, int64_t offset, int64_t *bbase) {
+    int64_t pos = index_lookup(seg, offset);
+    char hb[SL_BATCH_HDR];
+    while (pos < seg->size) {
+        if (sl_jread_all(seg->fd, hb, SL_BATCH_HDR, pos) != SL_BATCH_HDR) break;
+        sl_batch_hdr_t h;
+        sl_batch_hdr_decode(hb, &h);
+        if (h.magic != SL_BATCH_MAGIC) break;
+        if (h.base <= offset && offset < h.base + (int64_t)h.count) {
+            *bbase = h.base;
+            return pos;
+        }
+        if (h.base > offset) break;
+        *bbase = h.base + (int64_t)h.count;
+        pos += SL_BATCH_HDR + (int64_t)h.len;
+    }
+    return pos < seg->size ? pos : seg->size;
+}
+
 /* ---- partitions: loading and recovery ---- */
 
 static int cmp_i64(const void *a, const void *b) {
@@ -601,7 +622,8 @@ int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
             first_tail = part->ldmg[i].offset;
     if (first_tail > committed) {
         sl_seg_t *last = part->segs[part->nseg - 1];
-        sl_load_report(ctx, last->path, 0, committed, true,
+        int64_t at = committed <= last->base ? 0 : sl_seg_find_batch(last, committed);
+        sl_load_report(ctx, last->path, (uint64_t)(at < 0 ? 0 : at), committed, true,
                        "uncommitted records [%" PRId64 ", %" PRId64 ")%s", committed, first_tail,
                        cut ? " (cut)" : " (cut on open)");
     }
@@ -615,14 +637,22 @@ int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
         struct stat st;
         int64_t fsize = fstat(seg->fd, &st) == 0 ? st.st_size : -1;
         if (committed < seg->base) committed = seg->base;
-        if (seg->end != committed || seg->size != fsize) {
+        bool tail_dmg = false;
+        for (size_t i = 0; i < part->nldmg; i++)
+            tail_dmg |= part->ldmg[i].seg == part->nseg - 1 && part->ldmg[i].offset >= committed;
+        if (seg->end != committed || seg->size != fsize || tail_dmg) {
             int64_t pos = committed == seg->base ? 0 : sl_seg_find_batch(seg, committed);
             if (pos < 0) {
-                /* Cannot happen with a consistent meta.log; keep the data we have. */
-                sl_load_report(ctx, seg->path, 0, committed, false,
-                               "committed end %" PRId64 " is not a batch boundary", committed);
-                committed = seg->end;
-                pos = seg->size;
+                /* Only a forged or damaged meta.log names an end inside a batch: keep
+                 * the batches before it, and rewrite meta.log (journal_load) so the
+                 * next open agrees with the data. */
+                int64_t bbase = seg->base;
+                pos = seg_find_cover(seg, committed, &bbase);
+                sl_load_report(ctx, seg->path, (uint64_t)pos, committed, false,
+                               "committed end %" PRId64 " is inside a batch: cut to %" PRId64,
+                               committed, bbase);
+                committed = bbase;
+                ctx->journal->need_snapshot = true;
             }
             if (ftruncate(seg->fd, pos) != 0)
                 return sl_error_set(err, SL_IO, "%s: %s", seg->path, strerror(errno));

@@ -140,7 +140,8 @@ typedef struct sl_offset {
 } sl_offset_t;
 
 /* Commit offsets of a group (all or none), with an optional state blob (step state:
- * dedup sets, open windows).  Durable per the strictest fsync policy of the topics. */
+ * dedup sets, open windows).  Durable per the strictest fsync policy of the topics.
+ * Offsets of partitions not listed are kept; state NULL keeps the previous blob. */
 int sl_journal_group_commit(sl_journal_t *journal, const char *group, const sl_offset_t *offs,
                             size_t n, const void *state, size_t state_len, sl_error_t *err);
 /* Committed offset of group on topic/partition, or -1 when none. */

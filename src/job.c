@@ -83,33 +83,38 @@ int sl_job_apply(const sl_job_cfg_t *job, sl_batch_t *batch, sl_step_ctx_t *ctx,
 }
 
 int sl_job_flush(const sl_job_cfg_t *job, sl_batch_t *batch, sl_step_ctx_t *ctx, sl_error_t *err) {
-    ctx->batch = batch;
     for (size_t i = 0; i < job->nsteps; i++) {
         const sl_step_t *st = &job->steps[i];
         if (!st->plugin->flush) continue;
         size_t before = batch->n;
+        ctx->batch = batch;
         ctx->step = st;
         int rc = st->plugin->flush((sl_step_t *)st, batch, ctx, err);
         if (rc != 0) return rc;
-        if (batch->n == before) continue;
-        /* records a flush emitted run through the steps after it */
-        for (size_t k = i + 1; k < job->nsteps; k++) {
-            const sl_step_t *next = &job->steps[k];
-            ctx->step = next;
-            /* run later steps only over the new records: move them to the front view */
-            sl_record_t *saved = batch->recs;
-            size_t saved_n = batch->n, saved_cap = batch->cap;
-            batch->recs = saved + before;
-            batch->n = saved_n - before;
-            batch->cap = batch->n;
-            rc = next->plugin->apply((sl_step_t *)next, batch, ctx, err);
-            size_t kept = batch->n;
-            batch->recs = saved;
-            batch->cap = saved_cap;
-            batch->n = before + kept;
-            if (rc != 0) return rc;
+        if (batch->n == before || i + 1 == job->nsteps) continue;
+        /* The records this flush emitted run through the steps after it, in a batch of
+         * their own (a step may add records and so realloc recs[]) that borrows the real
+         * batch's arena and gives it back. */
+        sl_batch_t tail;
+        memset(&tail, 0, sizeof tail);
+        tail.arena = batch->arena;
+        tail.n = tail.cap = batch->n - before;
+        tail.recs = malloc(tail.cap * sizeof *tail.recs);
+        if (!tail.recs) abort();
+        memcpy(tail.recs, batch->recs + before, tail.n * sizeof *tail.recs);
+        batch->n = before;
+        ctx->batch = &tail;
+        for (size_t k = i + 1; k < job->nsteps && rc == 0 && tail.n; k++) {
+            ctx->step = &job->steps[k];
+            rc = job->steps[k].plugin->apply((sl_step_t *)&job->steps[k], &tail, ctx, err);
         }
+        batch->arena = tail.arena;
+        ctx->batch = batch;
+        for (size_t r = 0; r < tail.n && rc == 0; r++) *sl_batch_push(batch) = tail.recs[r];
+        free(tail.recs);
+        if (rc != 0) return rc;
     }
+    ctx->batch = batch;
     ctx->step = NULL;
     return 0;
 }

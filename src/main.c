@@ -74,21 +74,24 @@ static int take_log_opts(int *argc, char **argv) {
     return 0;
 }
 
-static sl_pipeline_t *load_or_report(const char *path, int *code) {
+static sl_pipeline_t *load_files_or_report(const char *const *paths, size_t n, int *code) {
     sl_diags_t d = {0};
     sl_pipeline_t *p = NULL;
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "%s: error: cannot read the file: %s\n", path, strerror(errno));
-        *code = EXIT_FAIL;
-        return NULL;
-    }
-    if (sl_pipeline_load(path, &p, &d) != 0) {
+    for (size_t i = 0; i < n; i++)
+        if (access(paths[i], R_OK) != 0) {
+            fprintf(stderr, "%s: error: cannot read the file: %s\n", paths[i], strerror(errno));
+            *code = EXIT_FAIL;
+            return NULL;
+        }
+    if (sl_pipeline_load_files(paths, n, &p, &d) != 0) {
         sl_diags_print(&d, stderr);
         *code = EXIT_FAIL;
     }
     sl_diags_free(&d);
     return p;
 }
+
+static sl_pipeline_t *load_or_report(const char *path, int *code) { return load_files_or_report(&path, 1, code); }
 
 /* ------------------------------------------------------------------ run */
 
@@ -103,11 +106,11 @@ static int cmd_run(int argc, char **argv) {
             o.replay_dir = argv[++i];
         } else if (argv[i][0] == '-') return usage_error("run", "unknown option '%s'", argv[i]);
         else if (nfiles < 16) files[nfiles++] = argv[i];
+        else return usage_error("run", "%s", "takes at most 16 files");
     }
     if (nfiles == 0) return usage_error("run", "%s", "needs a pipeline FILE");
-    if (nfiles > 1) return usage_error("run", "%s", "runs one pipeline file at a time in this version");
     int code = 0;
-    sl_pipeline_t *p = load_or_report(files[0], &code);
+    sl_pipeline_t *p = load_files_or_report(files, (size_t)nfiles, &code);
     if (!p) return EXIT_FATAL;
     sl_runner_install_signals();
     code = sl_run(p, &o);
@@ -248,7 +251,13 @@ static int cmd_test(int argc, char **argv) {
                 failed++;
                 continue;
             }
-            run_one_test(p, tests->items[i], i, &passed, &failed);
+        {
+            /* each test starts from fresh step state (dedup sets, windows): reload */
+            sl_pipeline_t *fresh = load_or_report(argv[1], &code);
+            if (!fresh) return EXIT_FAIL;
+            run_one_test(fresh, fresh->tests->items[i], i, &passed, &failed);
+            sl_pipeline_free(fresh);
+        }
         }
     else if (tests)
         fprintf(stderr, "%s:%d:%d: error: 'tests' must be a list\n", tests->file, tests->line, tests->col), failed++;

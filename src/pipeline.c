@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "preset.h"
+#include "serve.h"
 #include "sluice/value.h"
 
 static const char *const top_keys[] = {"data_dir", "vars",  "transport", "serve",
@@ -228,6 +230,13 @@ static void load_source(sl_pipeline_t *p, sl_source_cfg_t *s, const sl_cnode_t *
     s->node = v;
     s->inst.name = s->name;
     if (!want_kind(d, v, SL_CNODE_MAP, what)) return;
+    if (sl_cnode_get(v, "preset")) {
+        /* a preset is data: expand it, then load the result as if written here */
+        const sl_cnode_t *expanded = sl_preset_expand(&p->arena, v, d);
+        if (!expanded) return;
+        v = expanded;
+        s->node = v;
+    }
     const sl_cnode_t *plug_key = NULL, *plug_val = NULL;
     const char **names = plugin_name_list(p, 0);
     for (size_t i = 0; i < v->n; i++) {
@@ -258,7 +267,7 @@ static void load_source(sl_pipeline_t *p, sl_source_cfg_t *s, const sl_cnode_t *
         bool is_plugin = false;
         for (size_t j = 0; names[j]; j++)
             if (strcmp(names[j], kk->str) == 0) is_plugin = true;
-        static const char *const later[] = {"http", "preset", "ingest", "kafka", NULL};
+        static const char *const later[] = {"ingest", "kafka", NULL};
         if (!is_plugin && in_list(kk->str, later)) {
             diag_at(d, kk, "source type '%s' of %s is not available in this build (available: %s)",
                     kk->str, what, plugin_names(p, 0));
@@ -303,8 +312,13 @@ static void load_step(sl_pipeline_t *p, sl_job_cfg_t *j, sl_step_t *st, const sl
                       sl_diags_t *d) {
     char what[300];
     if (n->kind != SL_CNODE_MAP || n->n != 1) {
-        diag_at(d, n, "a step of job '%s' must be a mapping with one key (the step: %s)", j->name,
-                plugin_names(p, 1));
+        if (n->kind == SL_CNODE_MAP && n->n > 1)
+            diag_at(d, n, "a step of job '%s' must be a mapping with one key (the step's name), got %zu keys: "
+                    "'%s', '%s'%s; write each step as its own list item", j->name, n->n, n->pairs[0].key->str,
+                    n->pairs[1].key->str, n->n > 2 ? ", ..." : "");
+        else
+            diag_at(d, n, "a step of job '%s' must be a mapping with one key (the step's name, e.g. set, where)",
+                    j->name);
         return;
     }
     const sl_cnode_t *k = n->pairs[0].key;
@@ -330,8 +344,8 @@ static void load_step(sl_pipeline_t *p, sl_job_cfg_t *j, sl_step_t *st, const sl
 static void load_sink(sl_pipeline_t *p, sl_job_cfg_t *j, sl_sink_t *sk, const sl_cnode_t *n,
                       size_t *tcap, sl_diags_t *d) {
     if (n->kind != SL_CNODE_MAP || n->n != 1) {
-        diag_at(d, n, "a sink of job '%s' must be a mapping with one key (the sink: %s)", j->name,
-                plugin_names(p, 2));
+        diag_at(d, n, "a sink of job '%s' must be a mapping with one key (the sink's type, e.g. sqlite, file)",
+                j->name);
         return;
     }
     const sl_cnode_t *k = n->pairs[0].key, *v = n->pairs[0].val;
@@ -435,79 +449,171 @@ static void load_job(sl_pipeline_t *p, sl_job_cfg_t *j, const sl_cnode_t *k, con
 
 /* ---------------------------------------------------------------- load */
 
-int sl_pipeline_load(const char *path, sl_pipeline_t **out, sl_diags_t *d) {
+/* A new sequence node holding a's items then b's (for merging files). */
+static sl_cnode_t *concat_seq(sl_pipeline_t *p, const sl_cnode_t *a, const sl_cnode_t *b) {
+    sl_cnode_t *n = sl_arena_calloc(&p->arena, sizeof *n);
+    *n = *a;
+    n->items = sl_arena_alloc(&p->arena, (a->n + b->n + 1) * sizeof *n->items);
+    memcpy(n->items, a->items, a->n * sizeof *n->items);
+    memcpy(n->items + a->n, b->items, b->n * sizeof *n->items);
+    n->n = a->n + b->n;
+    return n;
+}
+
+/* A new mapping holding a's pairs then b's. */
+static sl_cnode_t *concat_map(sl_pipeline_t *p, const sl_cnode_t *a, const sl_cnode_t *b) {
+    sl_cnode_t *n = sl_arena_calloc(&p->arena, sizeof *n);
+    *n = *a;
+    n->pairs = sl_arena_alloc(&p->arena, (a->n + b->n + 1) * sizeof *n->pairs);
+    memcpy(n->pairs, a->pairs, a->n * sizeof *n->pairs);
+    memcpy(n->pairs + a->n, b->pairs, b->n * sizeof *n->pairs);
+    n->n = a->n + b->n;
+    return n;
+}
+
+/* Merge section `v` of a later file into *slot (first file's wins for scalars). */
+static void merge_section(sl_pipeline_t *p, const sl_cnode_t **slot, const sl_cnode_t *v, const char *what,
+                          sl_diags_t *d) {
+    if (!*slot) {
+        *slot = v;
+        return;
+    }
+    if ((*slot)->kind != v->kind) {
+        diag_at(d, v, "'%s' has a different shape here than in %s", what, (*slot)->file);
+        return;
+    }
+    if (v->kind == SL_CNODE_SEQ) *slot = concat_seq(p, *slot, v);
+    else if (v->kind == SL_CNODE_MAP && strcmp(what, "dashboard") == 0) {
+        /* dashboards: keep the first title, join the panels */
+        const sl_cnode_t *pa = sl_cnode_get(*slot, "panels"), *pb = sl_cnode_get(v, "panels");
+        if (pa && pb && pa->kind == SL_CNODE_SEQ && pb->kind == SL_CNODE_SEQ) {
+            sl_cnode_t *m = sl_arena_calloc(&p->arena, sizeof *m);
+            *m = **slot;
+            m->pairs = sl_arena_alloc(&p->arena, m->n * sizeof *m->pairs);
+            memcpy(m->pairs, (*slot)->pairs, m->n * sizeof *m->pairs);
+            for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->pairs[i].key->str, "panels") == 0) m->pairs[i].val = concat_seq(p, pa, pb);
+            *slot = m;
+        } else if (pb) {
+            *slot = v;
+        }
+    } else if (v->kind == SL_CNODE_MAP) *slot = concat_map(p, *slot, v);
+}
+
+int sl_pipeline_load_files(const char *const *paths, size_t nfiles, sl_pipeline_t **out, sl_diags_t *d) {
     *out = NULL;
     size_t before = d->n;
     sl_pipeline_t *p = calloc(1, sizeof *p);
     if (!p) return SL_NOMEM;
     sl_arena_init(&p->arena, 16384);
-    p->file = sl_arena_strndup(&p->arena, path, strlen(path));
+    p->file = nfiles == 1 ? sl_arena_strndup(&p->arena, paths[0], strlen(paths[0]))
+                          : sl_arena_sprintf(&p->arena, "%s (+%zu more)", paths[0], nfiles - 1);
     p->data_dir = "./sluice-data";
     p->vars = sl_object_new(&p->arena, 0);
-    if (sl_conf_load(&p->conf, path, d) != 0 || !p->conf.root) {
-        if (d->n == before) sl_diags_add(d, path, 1, 1, "the file is empty (expected a mapping with sources, jobs, ...)");
-        sl_pipeline_free(p);
-        return SL_CONFIG;
-    }
-    const sl_cnode_t *root = p->conf.root;
-    if (root->kind != SL_CNODE_MAP) {
-        diag_at(d, root, "the top of a pipeline file must be a mapping, got a %s",
-                sl_cnode_kind_name(root->kind));
-        sl_pipeline_free(p);
-        return SL_CONFIG;
-    }
-    size_t tcap = 0, scap = 0, jcap = 0;
-    const sl_cnode_t *sources = NULL, *jobs = NULL;
-    for (size_t i = 0; i < root->n; i++) {
-        const sl_cnode_t *k = root->pairs[i].key, *v = root->pairs[i].val;
-        if (!in_list(k->str, top_keys)) {
-            unknown_key(d, k, "the pipeline", top_keys);
+    p->confs = calloc(nfiles ? nfiles : 1, sizeof *p->confs);
+    const sl_cnode_t *sources = NULL, *jobs = NULL, *data_dir = NULL;
+    size_t tcap = 0;
+    for (size_t f = 0; f < nfiles; f++) {
+        size_t fbefore = d->n;
+        int rc = sl_conf_load(&p->confs[f], paths[f], d);
+        p->nconfs = f + 1;
+        if (rc != 0 || !p->confs[f].root) {
+            if (d->n == fbefore)
+                sl_diags_add(d, paths[f], 1, 1, "the file is empty (expected a mapping with sources, jobs, ...)");
             continue;
         }
-        if (strcmp(k->str, "data_dir") == 0) {
-            if (v->kind != SL_CNODE_SCALAR || v->len == 0) diag_at(d, v, "'data_dir' must be a path");
-            else p->data_dir = sl_arena_strndup(&p->arena, v->str, v->len);
-        } else if (strcmp(k->str, "vars") == 0) {
-            if (want_kind(d, v, SL_CNODE_MAP, "'vars'")) p->vars = sl_cnode_to_value(&p->arena, v);
-        } else if (strcmp(k->str, "topics") == 0) load_topics(p, v, &tcap, d);
-        else if (strcmp(k->str, "sources") == 0) sources = v;
-        else if (strcmp(k->str, "jobs") == 0) jobs = v;
-        else if (strcmp(k->str, "serve") == 0) p->serve = v;
-        else if (strcmp(k->str, "dashboard") == 0) p->dashboard = v;
-        else if (strcmp(k->str, "alerts") == 0) p->alerts = v;
-        else if (strcmp(k->str, "tests") == 0) p->tests = v;
-        else if (strcmp(k->str, "transport") == 0) p->transport = v;
+        const sl_cnode_t *root = p->confs[f].root;
+        if (root->kind != SL_CNODE_MAP) {
+            diag_at(d, root, "the top of a pipeline file must be a mapping, got a %s", sl_cnode_kind_name(root->kind));
+            continue;
+        }
+        for (size_t i = 0; i < root->n; i++) {
+            const sl_cnode_t *k = root->pairs[i].key, *v = root->pairs[i].val;
+            if (!in_list(k->str, top_keys)) {
+                unknown_key(d, k, "the pipeline", top_keys);
+                continue;
+            }
+            if (strcmp(k->str, "data_dir") == 0) {
+                if (v->kind != SL_CNODE_SCALAR || v->len == 0) diag_at(d, v, "'data_dir' must be a path");
+                else if (!data_dir) {
+                    data_dir = v;
+                    p->data_dir = sl_arena_strndup(&p->arena, v->str, v->len);
+                } else if (strcmp(data_dir->str, v->str) != 0)
+                    diag_at(d, v, "data_dir '%s' differs from '%s' set in %s:%d; files run together share one",
+                            v->str, data_dir->str, data_dir->file, data_dir->line);
+            } else if (strcmp(k->str, "vars") == 0) {
+                if (want_kind(d, v, SL_CNODE_MAP, "'vars'")) {
+                    sl_value_t more = sl_cnode_to_value(&p->arena, v);
+                    for (size_t m = 0; m < more.len; m++)
+                        sl_value_set(&p->arena, &p->vars, more.u.o[m].key, more.u.o[m].key_len, more.u.o[m].val);
+                }
+            } else if (strcmp(k->str, "topics") == 0) load_topics(p, v, &tcap, d);
+            else if (strcmp(k->str, "sources") == 0) {
+                if (want_kind(d, v, SL_CNODE_MAP, "'sources'")) merge_section(p, &sources, v, "sources", d);
+            } else if (strcmp(k->str, "jobs") == 0) {
+                if (want_kind(d, v, SL_CNODE_MAP, "'jobs'")) merge_section(p, &jobs, v, "jobs", d);
+            } else if (strcmp(k->str, "serve") == 0) {
+                if (!p->serve) {
+                    p->serve = v;
+                    sl_serve_conf_t sc;
+                    sl_serve_conf_parse(v, &p->arena, &sc, d);
+                }
+            } else if (strcmp(k->str, "dashboard") == 0) merge_section(p, &p->dashboard, v, "dashboard", d);
+            else if (strcmp(k->str, "alerts") == 0) merge_section(p, &p->alerts, v, "alerts", d);
+            else if (strcmp(k->str, "tests") == 0) merge_section(p, &p->tests, v, "tests", d);
+            else if (strcmp(k->str, "transport") == 0) {
+                if (!p->transport) p->transport = v;
+            }
+        }
     }
     if (p->transport)
         diag_at(d, p->transport, "'transport' (Kafka) is not available in this build: topics use the embedded journal");
     if (p->alerts)
         diag_at(d, p->alerts, "'alerts' are not available in this build yet");
-    if (sources && want_kind(d, sources, SL_CNODE_MAP, "'sources'")) {
-        scap = sources->n;
-        p->sources = sl_arena_calloc(&p->arena, (scap ? scap : 1) * sizeof *p->sources);
-        for (size_t i = 0; i < sources->n; i++)
-            load_source(p, &p->sources[p->nsources++], sources->pairs[i].key, sources->pairs[i].val,
-                        &tcap, d);
+    if (sources) {
+        p->sources = sl_arena_calloc(&p->arena, (sources->n ? sources->n : 1) * sizeof *p->sources);
+        for (size_t i = 0; i < sources->n; i++) {
+            const sl_cnode_t *k = sources->pairs[i].key;
+            bool dup = false;
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(sources->pairs[j].key->str, k->str) == 0) dup = true;
+            if (dup) {
+                diag_at(d, k, "source '%s' is defined twice", k->str);
+                continue;
+            }
+            load_source(p, &p->sources[p->nsources++], k, sources->pairs[i].val, &tcap, d);
+        }
     }
-    if (jobs && want_kind(d, jobs, SL_CNODE_MAP, "'jobs'")) {
-        jcap = jobs->n;
-        p->jobs = sl_arena_calloc(&p->arena, (jcap ? jcap : 1) * sizeof *p->jobs);
-        for (size_t i = 0; i < jobs->n; i++)
-            load_job(p, &p->jobs[p->njobs++], jobs->pairs[i].key, jobs->pairs[i].val, &tcap, d);
+    if (jobs) {
+        p->jobs = sl_arena_calloc(&p->arena, (jobs->n ? jobs->n : 1) * sizeof *p->jobs);
+        for (size_t i = 0; i < jobs->n; i++) {
+            const sl_cnode_t *k = jobs->pairs[i].key;
+            bool dup = false;
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(jobs->pairs[j].key->str, k->str) == 0) dup = true;
+            if (dup) {
+                diag_at(d, k, "job '%s' is defined twice", k->str);
+                continue;
+            }
+            load_job(p, &p->jobs[p->njobs++], k, jobs->pairs[i].val, &tcap, d);
+        }
     }
     /* names must be unique across sources and jobs: both name writers and groups */
     for (size_t i = 0; i < p->njobs; i++)
         for (size_t k = 0; k < p->nsources; k++)
-            if (p->jobs[i].name && p->sources[k].name &&
-                strcmp(p->jobs[i].name, p->sources[k].name) == 0)
-                diag_at(d, jobs ? jobs->pairs[i].key : NULL,
-                        "job '%s' has the name of a source; names must be unique", p->jobs[i].name);
+            if (p->jobs[i].name && p->sources[k].name && strcmp(p->jobs[i].name, p->sources[k].name) == 0)
+                diag_at(d, p->jobs[i].node, "job '%s' has the name of a source; names must be unique",
+                        p->jobs[i].name);
     if (d->n > before) {
         sl_pipeline_free(p);
         return SL_CONFIG;
     }
     *out = p;
     return 0;
+}
+
+int sl_pipeline_load(const char *path, sl_pipeline_t **out, sl_diags_t *d) {
+    return sl_pipeline_load_files(&path, 1, out, d);
 }
 
 static void free_plugins(sl_pipeline_t *p) {
@@ -532,7 +638,8 @@ void sl_pipeline_free(sl_pipeline_t *p) {
     free_plugins(p);
     /* sinks and sources own nothing beyond the arena until opened (runner closes) */
     free(p->topics);
-    sl_conf_free(&p->conf);
+    for (size_t i = 0; i < p->nconfs; i++) sl_conf_free(&p->confs[i]);
+    free(p->confs);
     sl_arena_free(&p->arena);
     free(p);
 }

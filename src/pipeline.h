@@ -48,7 +48,8 @@ typedef struct sl_job_cfg {
 } sl_job_cfg_t;
 
 struct sl_pipeline {
-    sl_conf_t conf;
+    sl_conf_t *confs;           /* one per file */
+    size_t nconfs;
     sl_arena_t arena;           /* everything below */
     const char *file;
     const char *data_dir;
@@ -65,6 +66,11 @@ struct sl_pipeline {
 /* Load and check FILE.  Returns 0 and *out, or SL_CONFIG with every problem in diags
  * (then *out is NULL).  Free with sl_pipeline_free. */
 int sl_pipeline_load(const char *path, sl_pipeline_t **out, sl_diags_t *diags);
+/* Load several files as one pipeline (`sluice run a.yaml b.yaml`): topics, sources and
+ * jobs are joined (names must be unique across files), vars merged, dashboards' panels
+ * and tests concatenated; data_dir, serve and transport come from the first file that
+ * sets them, and a different data_dir elsewhere is an error. */
+int sl_pipeline_load_files(const char *const *paths, size_t n, sl_pipeline_t **out, sl_diags_t *diags);
 void sl_pipeline_free(sl_pipeline_t *pipe);
 
 /* The topic config of name (declared or referenced), or NULL. */

@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
+#include "serve.h"
 #include "sluice/json.h"
 
 volatile sig_atomic_t sl_stop_requested = 0;
@@ -582,14 +583,16 @@ static void *job_main(void *arg) {
                 continue;
             }
         }
-        jr->records_in += batch.n;
-        sl_metric_add(jr->m_in, (double)batch.n);
-        for (size_t i = 0; i < batch.n; i++) batch.recs[i].orig = batch.recs[i].value;
-        sl_error_t err = {0};
-        if (sl_job_apply(job, &batch, &ctx, &err) != 0) {
-            sl_errorf("job %s: %s", job->name, err.msg);
-            jr->exit_code = 3;
-            break;
+        if (!at_end) {  /* the flush batch of --once already went through the steps */
+            jr->records_in += batch.n;
+            sl_metric_add(jr->m_in, (double)batch.n);
+            for (size_t i = 0; i < batch.n; i++) batch.recs[i].orig = batch.recs[i].value;
+            sl_error_t err = {0};
+            if (sl_job_apply(job, &batch, &ctx, &err) != 0) {
+                sl_errorf("job %s: %s", job->name, err.msg);
+                jr->exit_code = 3;
+                break;
+            }
         }
         /* offsets after this batch */
         for (size_t t = 0; t < ntp; t++) {
@@ -900,6 +903,18 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
     sl_info("running %s: %zu source(s), %zu job(s), %zu topic(s), data in %s%s", p->file,
             p->nsources, p->njobs, p->ntopics, p->data_dir, opts->once ? " (once)" : "");
     current = &r;
+    if (sl_serve_wanted(p)) {
+        sl_error_t serr = {0};
+        if (sl_serve_start(p, &serr) != 0) {
+            if (opts->once) {
+                sl_warn("serve: %s (running without the HTTP server)", serr.msg);
+            } else {
+                sl_errorf("serve: %s", serr.msg);
+                r.exit_code = 3;
+                sl_stop_requested = 1;
+            }
+        }
+    }
     pthread_t src_thread;
     bool src_started = p->nsources && pthread_create(&src_thread, NULL, sources_main, &r) == 0;
     for (size_t i = 0; i < p->njobs; i++) pthread_create(&r.jobs[i].thread, NULL, job_main, &r.jobs[i]);
@@ -912,6 +927,7 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
         pthread_join(r.jobs[i].thread, NULL);
         if (r.jobs[i].exit_code) code = r.jobs[i].exit_code;
     }
+    sl_serve_stop();  /* before current and the journal go: it joins every handler */
     current = NULL;
     for (size_t i = 0; i < p->nsources; i++) {
         sl_batch_free(&r.sources[i].batch);

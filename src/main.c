@@ -524,21 +524,53 @@ static int cmd_fsck(int argc, char **argv) {
 
 /* ------------------------------------------------------------------ demo, version, docs */
 
+/* The project's root: the folder above the binary (build/sluice), or the cwd. */
+static void project_root(char *out, size_t cap) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    snprintf(out, cap, ".");
+    if (n <= 0) return;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = 0;                 /* .../build */
+    slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = 0;                 /* ... */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/pipelines/solar.yaml", exe);
+    if (access(probe, R_OK) == 0) snprintf(out, cap, "%s", exe);
+}
+
 static int cmd_demo(int argc, char **argv) {
-    const char *file = "pipelines/demo.yaml";
+    bool once = false;
     for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-') return usage_error("demo", "unknown option '%s'", argv[i]);
-        file = argv[i];
+        if (strcmp(argv[i], "--once") == 0) once = true;
+        else return usage_error("demo", "unknown option '%s'", argv[i]);
     }
-    if (access(file, R_OK) != 0) {
-        fprintf(stderr, "sluice demo: %s not found (run it from the sluice source tree)\n", file);
-        return EXIT_FATAL;
+    static const char *const names[] = {"solar", "iss", "crypto", "users", "flights"};
+    char root[4096], paths[5][4200], samples[4200];
+    const char *files[5];
+    project_root(root, sizeof root);
+    for (int i = 0; i < 5; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/pipelines/%s.yaml", root, names[i]);
+        files[i] = paths[i];
+        if (access(files[i], R_OK) != 0) {
+            fprintf(stderr, "sluice demo: %s not found (run it from the sluice source tree)\n", files[i]);
+            return EXIT_FATAL;
+        }
     }
+    snprintf(samples, sizeof samples, "%s/samples", root);
     int code = 0;
-    sl_pipeline_t *p = load_or_report(file, &code);
+    sl_pipeline_t *p = load_files_or_report(files, 5, &code);
     if (!p) return EXIT_FATAL;
-    sl_run_opts_t o = {.once = true};
+    sl_run_opts_t o = {.once = once, .replay_dir = samples};
     sl_runner_install_signals();
+    if (!once)
+        fprintf(stderr, "sluice demo: the five systems on the sample responses in %s; tables in %s;\n"
+                        "             dashboard at http://%s/ (Ctrl-C to stop)\n",
+                samples, getenv("SLUICE_OUT") ? getenv("SLUICE_OUT") : "./demo-out",
+                getenv("SLUICE_LISTEN") ? getenv("SLUICE_LISTEN") : "127.0.0.1:8080");
     code = sl_run(p, &o);
     sl_pipeline_free(p);
     return code;
@@ -590,7 +622,11 @@ static const command_t commands[] = {
     {"fsck", cmd_fsck, "fsck DIR [--repair]",
      "Verify the journal's checksums in DIR; exit 0 when clean, 1 when damage was found.\n"
      "  --repair   cut torn tails and quarantine damaged batches (see docs/FORMAT.md)"},
-    {"demo", cmd_demo, "demo [FILE]", "Run the demo pipelines (pipelines/demo.yaml) once."},
+    {"demo", cmd_demo, "demo [--once]",
+     "Run the five systems (pipelines/{solar,iss,crypto,users,flights}.yaml) on the bundled sample\n"
+     "responses (samples/), with the journal, SQLite (./demo-out) and the dashboard on :8080,\n"
+     "until Ctrl-C.  --once: replay, drain and exit.  SLUICE_OUT, SLUICE_DATA and SLUICE_LISTEN\n"
+     "change where the tables, the journal and the dashboard go."},
     {"version", cmd_version, "version", "Print the version."},
     {"docs", cmd_docs, "docs config|expressions", "Print the generated reference (docs/CONFIG.md, docs/EXPRESSIONS.md)."},
     {NULL, NULL, NULL, NULL}};

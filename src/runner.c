@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "serve.h"
+#include "sluice/fsutil.h"
 #include "sluice/json.h"
 
 volatile sig_atomic_t sl_stop_requested = 0;
@@ -695,6 +696,8 @@ static void report_damage(void *opaque, const sl_journal_damage_t *d) {
 int sl_runner_open_journal(const sl_pipeline_t *p, bool read_only, sl_journal_t **out,
                            sl_error_t *err) {
     sl_journal_opts_t jo = {.read_only = read_only, .report = report_damage};
+    if (!read_only && sl_mkdir_p(p->data_dir) != 0)
+        return sl_error_set(err, SL_IO, "cannot create %s: %s", p->data_dir, strerror(errno));
     int rc = sl_journal_open(p->data_dir, &jo, out, err);
     if (rc != 0 || read_only) return rc;
     for (size_t i = 0; i < p->ntopics; i++) {

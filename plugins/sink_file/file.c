@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/fsutil.h"
 #include "sluice/json.h"
 #include "sluice/plugin.h"
 
@@ -45,24 +46,12 @@ static int fsink_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
     return 0;
 }
 
-static int mkdirs(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return 0;
-}
-
 static int open_path(fsink_state_t *st, const char *path, sl_error_t *err) {
     if (st->cur_path && strcmp(st->cur_path, path) == 0) return 0;
     if (st->fd >= 0) close(st->fd);
     free(st->cur_path);
     st->cur_path = strdup(path);
-    mkdirs(path);
+    sl_mkdir_parent(path);
     st->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (st->fd < 0) return sl_error_set(err, SL_RETRY, "cannot open %s: %s", path, strerror(errno));
     return 0;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sluice/fsutil.h"
 #include "sluice/json.h"
 #include "sluice/plugin.h"
 
@@ -170,6 +171,7 @@ static int sq_open(sl_sink_t *sink, sl_error_t *err) {
     size_t gl = strlen(sink->job) + strlen(c->table) + 2;
     st->group = malloc(gl);
     snprintf(st->group, gl, "%s:%s", sink->job, c->table);
+    sl_mkdir_parent(c->path);
     if (sqlite3_open_v2(c->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         int rc = sq_fail(st, err, SL_RETRY, c->path);

@@ -5,7 +5,7 @@ CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 OPT      ?= -O2 -g
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -Iinclude -Ibuild/gen -pthread
-LDLIBS   := -lyaml -lsqlite3 -lz -lm -lpthread
+LDLIBS   := -lyaml -lsqlite3 -lmicrohttpd -lz -lm -lpthread -lcurl
 
 SRC      := $(filter-out src/main.c,$(wildcard src/*.c)) $(shell find plugins -name '*.c' 2>/dev/null | sort)
 PLUGDIRS := $(sort $(dir $(shell find plugins -name '*.c' 2>/dev/null)))
@@ -17,17 +17,25 @@ all: build/sluice
 build/gen/registry.c: scripts/gen-registry.sh $(PLUGDIRS) | build/gen
 	sh scripts/gen-registry.sh plugins > $@.tmp && mv $@.tmp $@
 
+# ---- the dashboard's files (web/src + a few from web/node_modules), embedded ----
+build/gen/web_assets.c: scripts/web-assets.sh web/package.json web/package-lock.json $(wildcard web/src/*) | build/gen
+	sh scripts/web-assets.sh web > $@.tmp.$$$$ && mv $@.tmp.$$$$ $@
+
 build/gen:
 	mkdir -p $@
 
 # ---- the normal build ----
-OBJ := $(patsubst %.c,build/obj/%.o,$(SRC)) build/obj/gen/registry.o
+OBJ := $(patsubst %.c,build/obj/%.o,$(SRC)) build/obj/gen/registry.o build/obj/gen/web_assets.o
 
 build/obj/%.o: %.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -c $< -o $@
 
 build/obj/gen/registry.o: build/gen/registry.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+build/obj/gen/web_assets.o: build/gen/web_assets.c src/web.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -43,10 +51,10 @@ build/tests/%: tests/unit/%.c tests/unit/t.h build/libsluice.a
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libsluice.a $(LDLIBS)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-build-asan/sluice-asan.a: $(SRC) build/gen/registry.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)
+build-asan/sluice-asan.a: $(SRC) build/gen/registry.c build/gen/web_assets.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)
 	@mkdir -p build-asan/obj
 	rm -f build-asan/obj/*.o
-	cd build-asan/obj && for f in $(SRC) build/gen/registry.c; do \
+	cd build-asan/obj && for f in $(SRC) build/gen/registry.c build/gen/web_assets.c; do \
 	  $(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -I../../include -I../../build/gen -pthread -c ../../$$f -o $$(echo $$f | tr / _).o || exit 1; done
 	rm -f $@ && ar rcs $@ build-asan/obj/*.o
 
@@ -65,9 +73,9 @@ unit-asan: $(UNIT_ASAN_BINS)
 
 # ---- fuzzers (clang + libFuzzer) ----
 FUZZ := $(wildcard tests/fuzz/fuzz_*.c)
-build-fuzz/%: tests/fuzz/%.c $(SRC) build/gen/registry.c
+build-fuzz/%: tests/fuzz/%.c $(SRC) build/gen/registry.c build/gen/web_assets.c
 	@mkdir -p build-fuzz
-	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/gen -pthread -o $@ $< $(SRC) build/gen/registry.c $(LDLIBS)
+	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/gen -pthread -o $@ $< $(SRC) build/gen/registry.c build/gen/web_assets.c $(LDLIBS)
 
 fuzz: $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ))
 	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS) $^

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "http_cli.h"
 #include "log.h"
 #include "pipeline.h"
 #include "runner.h"
@@ -593,11 +594,6 @@ static int cmd_docs(int argc, char **argv) {
     return usage_error("docs", "%s", "needs 'config' or 'expressions'");
 }
 
-static int cmd_later(int argc, char **argv) {
-    fprintf(stderr, "sluice %s: not available in this version yet (HTTP sources are a later stage)\n", argv[0]);
-    return EXIT_USAGE;
-}
-
 static const command_t commands[] = {
     {"run", cmd_run, "run FILE [--once] [--replay DIR]",
      "Run the pipeline until SIGINT/SIGTERM, then drain the batches in flight and exit 0.\n"
@@ -616,9 +612,12 @@ static const command_t commands[] = {
     {"produce", cmd_produce, "produce FILE TOPIC < records.jsonl",
      "Append JSON lines from standard input to a topic (durable before exit)."},
     {"topics", cmd_topics, "topics FILE", "Show topics, partitions, offsets, bytes, consumer groups and lag."},
-    {"backfill", cmd_later, "backfill FILE SOURCE --from YYYY-MM-DD --to YYYY-MM-DD",
-     "Poll a windowed source over a date range (not in this version yet)."},
-    {"record", cmd_later, "record FILE SOURCE DIR", "Save live API responses as a replay cassette (not in this version yet)."},
+    {"backfill", sl_cmd_backfill, "backfill FILE SOURCE --from YYYY-MM-DD --to YYYY-MM-DD",
+     "Poll a windowed HTTP source over a date range, window by window, into its topic; shows\n"
+     "progress and is resumable (a rerun continues after the last finished window)."},
+    {"record", sl_cmd_record, "record FILE SOURCE DIR",
+     "Fetch once from the live API of an HTTP source and save DIR/SOURCE/<time>.json (+ .http with the\n"
+     "status and headers): a replay cassette for run --replay."},
     {"fsck", cmd_fsck, "fsck DIR [--repair]",
      "Verify the journal's checksums in DIR; exit 0 when clean, 1 when damage was found.\n"
      "  --repair   cut torn tails and quarantine damaged batches (see docs/FORMAT.md)"},

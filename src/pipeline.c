@@ -9,6 +9,7 @@
 
 #include "preset.h"
 #include "serve.h"
+#include "web.h"
 #include "sluice/value.h"
 
 static const char *const top_keys[] = {"data_dir", "vars",  "transport", "serve",
@@ -566,6 +567,7 @@ int sl_pipeline_load_files(const char *const *paths, size_t nfiles, sl_pipeline_
             }
         }
     }
+    if (p->dashboard) sl_dashboard_check(p->dashboard, d);
     if (p->transport)
         diag_at(d, p->transport, "'transport' (Kafka) is not available in this build: topics use the embedded journal");
     if (p->alerts)

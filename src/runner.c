@@ -231,8 +231,8 @@ void sl_emit_fail(sl_emit_t *emit, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    emit->s->failures++;
-    sl_metric_add(emit->s->m_failures, 1);
+    /* counted by the runner when the poll returns SL_RETRY (once per poll) */
+    snprintf(emit->s->last_error, sizeof emit->s->last_error, "%.599s", msg);
     sl_warn("source %s: poll failed: %s", emit->s->cfg->name, msg);
 }
 

@@ -54,6 +54,32 @@ jobs:
     to:
       - file: { path: $W/out.jsonl, sync: false }
 YAML
+cat > "$W/set5.yaml" <<YAML
+data_dir: $W/data4
+sources:
+  in: { file: { path: $W/in.jsonl, chunk: 5000 }, to: tickers }
+jobs:
+  t:
+    from: tickers
+    max_batch: 5000
+    steps:
+      - set: { price: "number(price_usd)", vol: "number(volume24)", cap: "number(market_cap_usd)",
+               change: "number(percent_change_24h)", value: "number(price_usd) * number(volume24)" }
+      - where: "price >= 1 and change > -50"
+    to:
+      - file: { path: $W/set5.jsonl, sync: false }
+YAML
+cat > "$W/set5.py" <<'PY'
+import json, sys
+out = open(sys.argv[2], "w")
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    num = lambda s: float(s) if s not in ("", None) else None
+    r["price"] = num(r["price_usd"]); r["vol"] = num(r["volume24"]); r["cap"] = num(r["market_cap_usd"])
+    r["change"] = num(r["percent_change_24h"]); r["value"] = num(r["price_usd"]) * num(r["volume24"])
+    if r["price"] is not None and r["price"] >= 1 and r["change"] > -50:
+        out.write(json.dumps(r, separators=(",", ":")) + "\n")
+PY
 cat > "$W/peer.py" <<'PY'
 import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[2])
@@ -101,6 +127,13 @@ JQ='select((.price_usd|tonumber) >= 1) | .price = (.price_usd|tonumber) | .vol =
 set -- $(run sh -c "jq -c '$JQ' $W/in.jsonl > $W/jq.jsonl"); q_t=$1; q_rss=$2
 [ "$(wc -l < "$W/out.jsonl")" = "$(wc -l < "$W/jq.jsonl")" ] || { echo "jsonl outputs differ in length" >&2; exit 1; }
 
+set -- $(run $S run --once "$W/set5.yaml" --log-level error); f_t=$1; f_rss=$2
+set -- $(run /usr/bin/python3 "$W/set5.py" "$W/in.jsonl" "$W/set5.py.jsonl"); fp_t=$1; fp_rss=$2
+JQ5='(.price_usd|tonumber) as $p | (.percent_change_24h|tonumber) as $c | select($p >= 1 and $c > -50) | .price = $p | .vol = (.volume24|tonumber) | .cap = (.market_cap_usd|tonumber) | .change = $c | .value = $p * .vol'
+set -- $(run sh -c "jq -c '$JQ5' $W/in.jsonl > $W/set5.jq.jsonl"); fq_t=$1; fq_rss=$2
+[ "$(wc -l < "$W/set5.jsonl")" = "$(wc -l < "$W/set5.jq.jsonl")" ] || { echo "set5 outputs differ in length" >&2; exit 1; }
+[ "$(wc -l < "$W/set5.jsonl")" = "$(wc -l < "$W/set5.py.jsonl")" ] || { echo "set5 python output differs in length" >&2; exit 1; }
+
 cat > "$W/crash.yaml" <<YAML
 data_dir: $W/data3
 topics: { events: { partitions: 4 } }
@@ -136,6 +169,7 @@ Command: \`sh bench/pipeline.sh $N\`
 | JSONL -> T -> SQLite upsert ($rows_s rows) | $(rate "$N" "$s_t") rec/s, ${s_t} s, $((s_rss / 1024)) MB RSS | $(rate "$N" "$p_t") rec/s, ${p_t} s, $((p_rss / 1024)) MB RSS | Python json + sqlite3 | $(ratio "$s_t" "$p_t")x |
 | the same, against SQLite's own bulk load of the final rows | $(rate "$N" "$s_t") rec/s | $(rate "$N" "$b_t") input rec/s (${b_t} s) | sqlite3 .import, one transaction | $(ratio "$s_t" "$b_t")x |
 | JSONL -> T -> JSONL | $(rate "$N" "$j_t") rec/s, ${j_t} s, $((j_rss / 1024)) MB RSS | $(rate "$N" "$q_t") rec/s, ${q_t} s, $((q_rss / 1024)) MB RSS | jq -c | $(ratio "$j_t" "$q_t")x |
+| JSONL -> set (5 expressions) + where -> JSONL (issue 3) | $(rate "$N" "$f_t") rec/s, ${f_t} s, $((f_rss / 1024)) MB RSS | $(rate "$N" "$fq_t") rec/s (jq -c), $(rate "$N" "$fp_t") rec/s (Python) | jq -c / Python json | $(ratio "$f_t" "$fq_t")x jq, $(ratio "$f_t" "$fp_t")x Python |
 | generate 200k -> 4 partitions -> set -> SQLite (the crash test's pipeline) | $(rate 200000 "$c_t") rec/s, ${c_t} s, **$((c_rss / 1024)) MB peak RSS** | | | |
 MD
 )

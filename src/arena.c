@@ -24,11 +24,29 @@ void sl_arena_init(sl_arena_t *arena, size_t first_chunk) {
     arena->chunk_size = first_chunk ? first_chunk : 4096;
 }
 
-void sl_arena_free(sl_arena_t *arena) {
-    sl_arena_chunk_t *c = arena->head;
+static void free_chain(sl_arena_chunk_t *c) {
     while (c) {
         sl_arena_chunk_t *next = c->next;
         free(c);
+        c = next;
+    }
+}
+
+void sl_arena_free(sl_arena_t *arena) {
+    free_chain(arena->head);
+    free_chain(arena->spare);
+    arena->head = arena->spare = NULL;
+    arena->ptr = arena->end = NULL;
+    arena->used = 0;
+}
+
+void sl_arena_reset(sl_arena_t *arena) {
+    /* move every chunk to the spare list, then start over in the largest one */
+    sl_arena_chunk_t *c = arena->head;
+    while (c) {
+        sl_arena_chunk_t *next = c->next;
+        c->next = arena->spare;
+        arena->spare = c;
         c = next;
     }
     arena->head = NULL;
@@ -36,38 +54,27 @@ void sl_arena_free(sl_arena_t *arena) {
     arena->used = 0;
 }
 
-void sl_arena_reset(sl_arena_t *arena) {
-    /* Keep only the oldest chunk (the last in the list), the usual steady-state size
-     * when the first chunk was sized for a typical batch; free the rest. */
-    sl_arena_chunk_t *c = arena->head, *keep = NULL;
-    while (c) {
-        sl_arena_chunk_t *next = c->next;
-        if (next == NULL) keep = c;
-        else free(c);
-        c = next;
-    }
-    arena->head = keep;
-    if (keep) {
-        keep->next = NULL;
-        arena->ptr = keep->data;
-        arena->end = keep->data + keep->size;
-    } else {
-        arena->ptr = arena->end = NULL;
-    }
-    arena->used = 0;
-}
-
 static void arena_grow(sl_arena_t *arena, size_t need) {
-    size_t size = arena->chunk_size;
-    while (size < need) size *= 2;
-    sl_arena_chunk_t *c = malloc(sizeof *c + size);
-    if (!c) arena_oom();
-    c->size = size;
+    /* reuse a spare chunk that is big enough (the largest first) */
+    sl_arena_chunk_t **best = NULL;
+    for (sl_arena_chunk_t **pp = &arena->spare; *pp; pp = &(*pp)->next)
+        if ((*pp)->size >= need && (!best || (*pp)->size > (*best)->size)) best = pp;
+    sl_arena_chunk_t *c;
+    if (best) {
+        c = *best;
+        *best = c->next;
+    } else {
+        size_t size = arena->chunk_size;
+        while (size < need) size *= 2;
+        c = malloc(sizeof *c + size);
+        if (!c) arena_oom();
+        c->size = size;
+        if (arena->chunk_size < SL_ARENA_MAX_CHUNK) arena->chunk_size *= 2;
+    }
     c->next = arena->head;
     arena->head = c;
     arena->ptr = c->data;
-    arena->end = c->data + size;
-    if (arena->chunk_size < SL_ARENA_MAX_CHUNK) arena->chunk_size *= 2;
+    arena->end = c->data + c->size;
 }
 
 void *sl_arena_alloc(sl_arena_t *arena, size_t size) {

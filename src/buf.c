@@ -12,7 +12,7 @@ void sl_buf_free(sl_buf_t *buf) {
     buf->len = buf->cap = 0;
 }
 
-void sl_buf_reserve(sl_buf_t *buf, size_t extra) {
+void sl_buf_grow(sl_buf_t *buf, size_t extra) {
     if (buf->len + extra + 1 <= buf->cap) return;
     size_t cap = buf->cap ? buf->cap : 256;
     while (cap < buf->len + extra + 1) cap *= 2;

@@ -157,7 +157,8 @@ void sl_batch_encode(sl_txn_t *txn, sl_record_t *recs, const size_t *idx, size_t
         } else {
             sl_jbuf_varint(s, 0);
         }
-        sl_json_write(s, rec->value);
+        if (rec->raw) sl_buf_append(s, rec->raw, rec->raw_len);  /* the source's own text */
+        else sl_json_write(s, rec->value);
         sl_jbuf_varint(b, s->len);
         sl_buf_append(b, s->data, s->len);
     }

@@ -13,6 +13,7 @@ typedef struct sl_arena_chunk sl_arena_chunk_t;
 
 typedef struct sl_arena {
     sl_arena_chunk_t *head;  /* current chunk (newest first) */
+    sl_arena_chunk_t *spare; /* chunks kept by sl_arena_reset for reuse */
     char *ptr, *end;         /* free space of the current chunk */
     size_t chunk_size;       /* size of the next chunk */
     size_t used;             /* bytes handed out since the last reset (for limits) */
@@ -21,7 +22,8 @@ typedef struct sl_arena {
 void sl_arena_init(sl_arena_t *arena, size_t first_chunk);
 /* Free every chunk; the arena may be init'ed again. */
 void sl_arena_free(sl_arena_t *arena);
-/* Forget every allocation but keep the first chunk for reuse. */
+/* Forget every allocation but keep the chunks for reuse (a batch arena settles at the
+ * size its batches need instead of asking the system for fresh pages every batch). */
 void sl_arena_reset(sl_arena_t *arena);
 
 /* 8-byte aligned memory, never NULL (aborts on out-of-memory: an arena is sized by

@@ -13,7 +13,11 @@ typedef struct sl_buf {
 #define SL_BUF_INIT {NULL, 0, 0}
 
 void sl_buf_free(sl_buf_t *buf);
-void sl_buf_reserve(sl_buf_t *buf, size_t extra);   /* aborts on out-of-memory */
+/* Grow so that `extra` more bytes (and the NUL) fit; aborts on out-of-memory. */
+void sl_buf_grow(sl_buf_t *buf, size_t extra);
+static inline void sl_buf_reserve(sl_buf_t *buf, size_t extra) {
+    if (buf->len + extra + 1 > buf->cap) sl_buf_grow(buf, extra);
+}
 void sl_buf_append(sl_buf_t *buf, const void *data, size_t len);
 void sl_buf_puts(sl_buf_t *buf, const char *s);
 void sl_buf_putc(sl_buf_t *buf, char c);

@@ -25,6 +25,11 @@ typedef struct sl_record {
     const char *source;    /* name of the source that produced it (or NULL) */
     uint64_t seq;          /* position in the source's stream (meta.seq), 0-based */
     sl_value_t orig;       /* the value as read from the topic (for the dead-letter topic) */
+    /* The value's JSON text, when a source parsed it from text and did not change it
+     * (NULL otherwise): the journal stores these bytes instead of serialising the value
+     * again.  Whoever changes `value` of a record that has `raw` must clear it. */
+    const char *raw;
+    uint32_t raw_len;
 } sl_record_t;
 
 typedef struct sl_batch {

@@ -122,6 +122,8 @@ static int file_poll(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_err
         }
         sl_record_t *rec = sl_emit_record(emit);
         rec->value = v;
+        rec->raw = sl_arena_strndup(arena, st->line + skip, len - skip);  /* stored as read */
+        rec->raw_len = (uint32_t)(len - skip);
     }
     int rc = sl_emit_commit(emit, &cur, sizeof cur, err);
     if (rc) {

@@ -5,7 +5,7 @@ CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 OPT      ?= -O2 -g
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -Iinclude -Ibuild/gen -pthread
-LDLIBS   := -lyaml -lsqlite3 -lmicrohttpd -lz -lm -lpthread -lcurl
+LDLIBS   := -lyaml -lsqlite3 -lmicrohttpd -lz -lm -lpthread -lcurl -lrdkafka -lpq -lmariadb
 
 SRC      := $(filter-out src/main.c,$(wildcard src/*.c)) $(shell find plugins -name '*.c' 2>/dev/null | sort)
 PLUGDIRS := $(sort $(dir $(shell find plugins -name '*.c' 2>/dev/null)))
@@ -49,6 +49,11 @@ build/sluice: build/obj/src/main.o build/libsluice.a
 build/tests/%: tests/unit/%.c tests/unit/t.h build/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libsluice.a $(LDLIBS)
+
+# ---- integration helpers: librdkafka's mock Kafka cluster in its own process ----
+build/tests/kafka_mock: tests/integration/kafka_mock.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) -o $@ $< -lrdkafka
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 build-asan/sluice-asan.a: $(SRC) build/gen/registry.c build/gen/web_assets.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)

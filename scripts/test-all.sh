@@ -26,6 +26,7 @@ tally() {  # tally NAME COMMAND...: run, parse its "N passed, N failed" line
 tally unit make --no-print-directory unit
 tally unit-asan make --no-print-directory unit-asan
 tally runtime sh tests/runtime/run.sh
+tally integration sh tests/integration/run.sh
 tally e2e sh tests/e2e/run.sh
 tally docs make --no-print-directory docs-check
 tally fuzz make --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-60}

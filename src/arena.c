@@ -100,11 +100,13 @@ char *sl_arena_strndup(sl_arena_t *arena, const char *s, size_t len) {
 }
 
 char *sl_arena_sprintf(sl_arena_t *arena, const char *fmt, ...) {
+    char tmp[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n < 0) n = 0;
+    if ((size_t)n < sizeof tmp) return sl_arena_strndup(arena, tmp, (size_t)n);
     char *p = sl_arena_alloc(arena, (size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);

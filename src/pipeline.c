@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "preset.h"
 #include "serve.h"
 #include "web.h"
@@ -268,7 +269,7 @@ static void load_source(sl_pipeline_t *p, sl_source_cfg_t *s, const sl_cnode_t *
         bool is_plugin = false;
         for (size_t j = 0; names[j]; j++)
             if (strcmp(names[j], kk->str) == 0) is_plugin = true;
-        static const char *const later[] = {"ingest", "kafka", NULL};
+        static const char *const later[] = {"ingest", NULL};
         if (!is_plugin && in_list(kk->str, later)) {
             diag_at(d, kk, "source type '%s' of %s is not available in this build (available: %s)",
                     kk->str, what, plugin_names(p, 0));
@@ -352,7 +353,7 @@ static void load_sink(sl_pipeline_t *p, sl_job_cfg_t *j, sl_sink_t *sk, const sl
     const sl_cnode_t *k = n->pairs[0].key, *v = n->pairs[0].val;
     const sl_sink_plugin_t *plug = sl_sink_plugin_find(k->str);
     if (!plug) {
-        static const char *const later[] = {"postgres", "mysql", "cassandra", "kafka", "http",
+        static const char *const later[] = {"http",
                                             "email", "webhook", NULL};
         if (in_list(k->str, later)) {
             diag_at(d, k, "sink type '%s' of job '%s' is not available in this build (available: %s)",
@@ -570,8 +571,6 @@ int sl_pipeline_load_files(const char *const *paths, size_t nfiles, sl_pipeline_
     if (p->dashboard) sl_dashboard_check(p->dashboard, d);
     if (p->transport)
         diag_at(d, p->transport, "'transport' (Kafka) is not available in this build: topics use the embedded journal");
-    if (p->alerts)
-        diag_at(d, p->alerts, "'alerts' are not available in this build yet");
     if (sources) {
         p->sources = sl_arena_calloc(&p->arena, (sources->n ? sources->n : 1) * sizeof *p->sources);
         for (size_t i = 0; i < sources->n; i++) {
@@ -600,6 +599,8 @@ int sl_pipeline_load_files(const char *const *paths, size_t nfiles, sl_pipeline_
             load_job(p, &p->jobs[p->njobs++], k, jobs->pairs[i].val, &tcap, d);
         }
     }
+    /* alerts become jobs "alert.<name>" (src/alerts.c), after the jobs they may not clash with */
+    if (p->alerts) sl_alerts_load(p, p->alerts, &tcap, d);
     /* names must be unique across sources and jobs: both name writers and groups */
     for (size_t i = 0; i < p->njobs; i++)
         for (size_t k = 0; k < p->nsources; k++)
@@ -613,6 +614,23 @@ int sl_pipeline_load_files(const char *const *paths, size_t nfiles, sl_pipeline_
     *out = p;
     return 0;
 }
+
+/* ---------------------------------------------------------------- for alerts.c */
+
+void sl_pipeline_load_step(sl_pipeline_t *p, sl_job_cfg_t *j, sl_step_t *st, const sl_cnode_t *n, sl_diags_t *d) {
+    load_step(p, j, st, n, d);
+}
+
+void sl_pipeline_load_sink(sl_pipeline_t *p, sl_job_cfg_t *j, sl_sink_t *sk, const sl_cnode_t *n, size_t *tcap,
+                           sl_diags_t *d) {
+    load_sink(p, j, sk, n, tcap, d);
+}
+
+sl_topic_cfg_t *sl_pipeline_topic_ref(sl_pipeline_t *p, const char *name, size_t *tcap) {
+    return topic_ref(p, name, tcap);
+}
+
+bool sl_pipeline_valid_topic_name(const char *name) { return valid_topic_name(name); }
 
 int sl_pipeline_load(const char *path, sl_pipeline_t **out, sl_diags_t *d) {
     return sl_pipeline_load_files(&path, 1, out, d);

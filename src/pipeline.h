@@ -82,6 +82,16 @@ const sl_source_cfg_t *sl_pipeline_source(const sl_pipeline_t *pipe, const char 
  * look like one, quoted scalars stay strings; maps become objects, sequences arrays. */
 sl_value_t sl_cnode_to_value(sl_arena_t *arena, const sl_cnode_t *node);
 
+/* Loaders of a job's parts, for sections that compile to jobs (alerts.c): a step item
+ * (`{name: value}`) and a sink item of job j, reporting to diags; a topic referenced by
+ * name (added when absent; tcap is the topics array's capacity); topic name rules. */
+void sl_pipeline_load_step(sl_pipeline_t *pipe, sl_job_cfg_t *job, sl_step_t *step, const sl_cnode_t *node,
+                           sl_diags_t *diags);
+void sl_pipeline_load_sink(sl_pipeline_t *pipe, sl_job_cfg_t *job, sl_sink_t *sink, const sl_cnode_t *node,
+                           size_t *tcap, sl_diags_t *diags);
+sl_topic_cfg_t *sl_pipeline_topic_ref(sl_pipeline_t *pipe, const char *name, size_t *tcap);
+bool sl_pipeline_valid_topic_name(const char *name);
+
 /* The docs of every plugin's config table (docs/CONFIG.md). */
 void sl_pipeline_doc(FILE *out);
 

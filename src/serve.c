@@ -37,6 +37,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "runner.h"
+#include "alerts.h"
 #include "serve_int.h"
 #include "sha1.h"
 #include "sluice/json.h"
@@ -132,7 +133,7 @@ typedef struct sl_server {
 static sl_server_t *server;    /* the running server (start/stop only; handlers get cls) */
 
 enum { R_NONE, R_HEALTH, R_READY, R_METRICS, R_PIPELINE, R_TABLES, R_TABLE, R_TAIL, R_LOGIN,
-       R_INGEST, R_PREFLIGHT, R_DASHBOARD, R_ASSET };
+       R_INGEST, R_PREFLIGHT, R_DASHBOARD, R_ASSET, R_ALERTS };
 
 typedef struct sl_serve_req {
     sl_server_t *srv;
@@ -477,6 +478,9 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
     } else if (path_is(uri, plen, "/api/dashboard")) {
         rq->route = R_DASHBOARD;
         rq->label = "/api/dashboard";
+    } else if (path_is(uri, plen, "/api/alerts")) {
+        rq->route = R_ALERTS;
+        rq->label = "/api/alerts";
     } else if ((asset = sl_web_asset_find(sl_arena_strndup(&rq->arena, uri, plen))) != NULL) {
         rq->route = R_ASSET;
         rq->label = "asset";
@@ -535,6 +539,12 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
         return settle(rq, 200, resp);
     }
+    case R_ALERTS:
+        if (sl_alerts_history_json(srv->pipe, &b) != 0) {
+            sl_buf_free(&b);
+            return reply_error(c, rq, 500, "cannot read the alert history");
+        }
+        return reply_json(c, rq, 200, &b);
     case R_PIPELINE:
         if (sl_runner_status_json(&b) != 0) {
             sl_buf_free(&b);

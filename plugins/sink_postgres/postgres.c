@@ -1,0 +1,1054 @@
+/* postgres.c - sink `postgres`: rows into a PostgreSQL table (libpq), created from
+ * `columns` or from the first record, upserted by `key` (INSERT ... ON CONFLICT DO
+ * UPDATE) or appended, with the job's offsets stored in the same transaction (table
+ * sluice_offsets, grp = "<job>:<table>"): each record lands exactly once.
+ *
+ * Invariants:
+ *  1. Values never go into SQL text: they travel as COPY data or as bound parameters
+ *     (text format); identifiers are checked
+ *     ([A-Za-z_][A-Za-z0-9_]*, <= 63 bytes) and double-quoted.
+ *  2. Batching, measured both ways (bench/db.sh, bench/RESULTS.md "Databases", 200k
+ *     rows): COPY is kept as the default (`copy: true`): 2.8x the multi-row INSERT in
+ *     append mode (363k vs 132k rows/s, 47% of psql \copy) and 1.8x for upserts
+ *     (165k vs 93k rows/s).  Append: COPY straight into the table.  Upsert: COPY into
+ *     a temporary staging table, then one INSERT ... SELECT DISTINCT ON (key) ...
+ *     ORDER BY key, row DESC ON CONFLICT (key) DO UPDATE (the batch's last row of a key
+ *     wins).  `copy: false`, and the redo after a data error, use multi-row INSERT ...
+ *     VALUES ($1..$n) of at most `batch` rows and 65535 parameters; such a statement
+ *     never holds two rows with the same key (ON CONFLICT DO UPDATE cannot touch a row
+ *     twice): a repeated key starts the next statement, so rows apply in batch order.
+ *  3. A row the server rejects for its data (SQLSTATE class 22 data exception or 23
+ *     integrity, e.g. out of range, NOT NULL, invalid input syntax) goes to the job's
+ *     DLQ with the server's message; the rest of the batch lands.  On such an error the
+ *     transaction is rolled back and redone with multi-row INSERTs, a SAVEPOINT per
+ *     statement, bisecting a failing statement down to the bad rows.  Rejections are reported only after
+ *     COMMIT succeeded, so a retried batch never reports a row twice.
+ *  4. Connection loss (or a server restart, a deadlock, a serialization failure) is
+ *     SL_RETRY: the runner retries the same batch with backoff, and write() reconnects.
+ *     Because a COMMIT whose answer was lost may have happened, after any failed write
+ *     the sink re-reads its stored offsets and skips what the database already holds.
+ *  5. DDL (schema, tables, columns added in inferred mode) runs in its own transaction
+ *     under a transaction-level advisory lock, so concurrent writers do not race.
+ *
+ * Column types: text int bigint smallint double float real bool timestamp timestamptz
+ * json jsonb uuid decimal(p,s)/numeric(p,s).  Timestamps: a number is epoch ms (bound as
+ * ISO-8601 UTC text), a string is passed as written.  json/jsonb hold the record's
+ * value as JSON (a string becomes a JSON string). */
+#include <postgresql/libpq-fe.h>  /* Debian: /usr/include/postgresql */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sluice/json.h"
+#include "sluice/plugin.h"
+
+typedef struct pg_conf {
+    char *dsn;
+    char *table;
+    char *schema;
+    sl_strlist_t key;
+    const sl_cnode_t *columns;
+    int64_t batch;
+    bool copy;
+    int64_t connect_timeout_ms;
+} pg_conf_t;
+
+static const sl_config_map_t pg_map[] = {
+    {"dsn", SL_CFG_STR, NULL, 0, offsetof(pg_conf_t, dsn), NULL,
+     "libpq connection string or URI (default: $PG_DSN, then libpq's PG* variables)"},
+    {"table", SL_CFG_STR, NULL, SL_CFG_REQUIRED, offsetof(pg_conf_t, table), NULL, "the table"},
+    {"schema", SL_CFG_STR, NULL, 0, offsetof(pg_conf_t, schema), NULL,
+     "the schema (created if missing; default: the search_path's first)"},
+    {"key", SL_CFG_STRLIST, NULL, 0, offsetof(pg_conf_t, key), NULL,
+     "columns that identify a row (the PRIMARY KEY): upsert by them (none = append)"},
+    {"columns", SL_CFG_NODE, NULL, 0, offsetof(pg_conf_t, columns), NULL,
+     "mapping of column: type (text int bigint smallint double float real bool timestamp timestamptz json jsonb uuid decimal(p,s)); default: inferred from the first record"},
+    {"batch", SL_CFG_INT, "1000", 0, offsetof(pg_conf_t, batch), NULL,
+     "rows per INSERT statement (also bounded by 65535 parameters)"},
+    {"copy", SL_CFG_BOOL, "true", 0, offsetof(pg_conf_t, copy), NULL,
+     "load each batch with COPY (upserts through a temporary staging table); false: multi-row INSERTs"},
+    {"connect_timeout", SL_CFG_DURATION, "10s", 0, offsetof(pg_conf_t, connect_timeout_ms), NULL,
+     "give up a connection attempt after this long (then retried with backoff)"},
+    SL_CONFIG_END};
+
+/* How a value is rendered for a column (the SQL type is in column_t.decl). */
+enum { K_TEXT, K_INT, K_FLOAT, K_NUMERIC, K_BOOL, K_TS, K_JSON };
+
+typedef struct column {
+    char *name;      /* SQL column */
+    char *field;     /* record field (top level) */
+    int kind;
+    char decl[48];   /* SQL type */
+} column_t;
+
+typedef struct reject {
+    size_t row;      /* index in the batch */
+    char *msg;
+} reject_t;
+
+typedef struct held {
+    char *topic;
+    int part;
+    int64_t next;
+} held_t;
+
+typedef struct pg_state {
+    column_t *cols;
+    size_t ncols;
+    bool inferred;
+    char *group;      /* offsets key: job:table */
+    char *qtable;     /* "schema"."table" or "table" */
+    char *qoffsets;   /* "schema".sluice_offsets or sluice_offsets */
+    PGconn *conn;
+    bool ready;       /* table checked/created on this connection */
+    bool recheck;     /* a write failed: re-read the offsets the database holds */
+    held_t *held;
+    size_t nheld;
+    /* per write (reused) */
+    sl_buf_t vals;            /* rendered values, NUL-separated */
+    ptrdiff_t *voff;          /* [row * ncols + k] offset into vals, -1 = NULL */
+    size_t voff_cap;
+    uint64_t *khash;          /* key hash per row */
+    size_t khash_cap;
+    const char **params;
+    size_t params_cap;
+    sl_buf_t sql;
+    sl_buf_t copybuf;         /* COPY data */
+    bool stage_ready;         /* the temp staging table exists on this connection */
+    reject_t *rej;
+    size_t nrej, rej_cap;
+} pg_state_t;
+
+static const struct { const char *name; int kind; const char *decl; } types[] = {
+    {"text", K_TEXT, "TEXT"},          {"string", K_TEXT, "TEXT"},
+    {"int", K_INT, "INTEGER"},         {"integer", K_INT, "INTEGER"},
+    {"bigint", K_INT, "BIGINT"},       {"smallint", K_INT, "SMALLINT"},
+    {"double", K_FLOAT, "DOUBLE PRECISION"}, {"float", K_FLOAT, "DOUBLE PRECISION"},
+    {"real", K_FLOAT, "REAL"},         {"bool", K_BOOL, "BOOLEAN"},
+    {"boolean", K_BOOL, "BOOLEAN"},    {"timestamp", K_TS, "TIMESTAMP"},
+    {"timestamptz", K_TS, "TIMESTAMPTZ"}, {"json", K_JSON, "JSON"},
+    {"jsonb", K_JSON, "JSONB"},        {"uuid", K_TEXT, "UUID"},
+    {NULL, 0, NULL}};
+
+static bool ident_ok(const char *s) {
+    if (!s || !*s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_')) return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return strlen(s) <= 63;
+}
+
+/* "decimal(9,6)" / "numeric(12)" / "numeric" -> NUMERIC(p,s); false when malformed. */
+static bool parse_numeric(const char *s, char *decl, size_t cap) {
+    size_t n = strncasecmp(s, "decimal", 7) == 0 ? 7 : strncasecmp(s, "numeric", 7) == 0 ? 7 : 0;
+    if (!n) return false;
+    s += n;
+    if (!*s) return snprintf(decl, cap, "NUMERIC"), true;
+    int p = 0, sc = 0, used = 0;
+    if (sscanf(s, " ( %d , %d ) %n", &p, &sc, &used) == 2 && s[used] == 0 && p >= 1 && p <= 1000 && sc >= 0 &&
+        sc <= p)
+        return snprintf(decl, cap, "NUMERIC(%d,%d)", p, sc), true;
+    used = 0;
+    if (sscanf(s, " ( %d ) %n", &p, &used) == 1 && s[used] == 0 && p >= 1 && p <= 1000)
+        return snprintf(decl, cap, "NUMERIC(%d)", p), true;
+    return false;
+}
+
+static void diag(sl_init_ctx_t *ctx, const sl_cnode_t *n, const char *fmt, const char *a) {
+    if (!n) n = ctx->node;
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, a);
+    sl_diags_add(ctx->diags, n->file, n->line, n->col, "%s: %s", ctx->what, msg);
+}
+
+static void add_col(pg_state_t *st, const char *name, const char *field, int kind, const char *decl) {
+    st->cols = realloc(st->cols, (st->ncols + 1) * sizeof *st->cols);
+    column_t *c = &st->cols[st->ncols++];
+    c->name = strdup(name);
+    c->field = strdup(field);
+    c->kind = kind;
+    snprintf(c->decl, sizeof c->decl, "%s", decl);
+}
+
+static int pg_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
+    pg_conf_t *c = sink->conf;
+    pg_state_t *st = calloc(1, sizeof *st);
+    sink->state = st;
+    int bad = 0;
+    if (c->table && !ident_ok(c->table)) {
+        diag(ctx, sl_cnode_get(ctx->node, "table"), "invalid table name '%s' (letters, digits, _; at most 63)",
+             c->table);
+        bad = -1;
+    }
+    if (c->schema && !ident_ok(c->schema)) {
+        diag(ctx, sl_cnode_get(ctx->node, "schema"), "invalid schema name '%s' (letters, digits, _)", c->schema);
+        bad = -1;
+    }
+    if (c->batch < 1) {
+        diag(ctx, sl_cnode_get(ctx->node, "batch"), "'batch' must be at least 1%s", "");
+        bad = -1;
+    }
+    for (size_t i = 0; i < c->key.n; i++)
+        if (!ident_ok(c->key.v[i])) {
+            diag(ctx, sl_cnode_get(ctx->node, "key"), "invalid key column '%s'", c->key.v[i]);
+            bad = -1;
+        }
+    if (c->columns) {
+        if (c->columns->kind != SL_CNODE_MAP) {
+            diag(ctx, c->columns, "'columns' must be a mapping of column: type%s", "");
+            return -1;
+        }
+        for (size_t i = 0; i < c->columns->n; i++) {
+            const sl_cnode_t *k = c->columns->pairs[i].key, *v = c->columns->pairs[i].val;
+            if (!ident_ok(k->str)) {
+                diag(ctx, k, "invalid column name '%s' (letters, digits, _)", k->str);
+                bad = -1;
+                continue;
+            }
+            int kind = -1;
+            char decl[48] = "";
+            if (v->kind == SL_CNODE_SCALAR) {
+                for (size_t t = 0; types[t].name; t++)
+                    if (strcasecmp(types[t].name, v->str) == 0) {
+                        kind = types[t].kind;
+                        snprintf(decl, sizeof decl, "%s", types[t].decl);
+                    }
+                if (kind < 0 && parse_numeric(v->str, decl, sizeof decl)) kind = K_NUMERIC;
+            }
+            if (kind < 0) {
+                diag(ctx, v,
+                     "unknown column type '%s' (text int bigint smallint double float real bool timestamp "
+                     "timestamptz json jsonb uuid decimal(p,s))",
+                     v->kind == SL_CNODE_SCALAR ? v->str : "?");
+                bad = -1;
+                continue;
+            }
+            add_col(st, k->str, k->str, kind, decl);
+        }
+        for (size_t i = 0; i < c->key.n; i++) {
+            bool found = false;
+            for (size_t k = 0; k < st->ncols; k++)
+                if (strcmp(st->cols[k].name, c->key.v[i]) == 0) found = true;
+            if (!found && ident_ok(c->key.v[i])) {
+                diag(ctx, sl_cnode_get(ctx->node, "key"), "key column '%s' is not in 'columns'", c->key.v[i]);
+                bad = -1;
+            }
+        }
+    } else {
+        st->inferred = true;
+    }
+    return bad;
+}
+
+/* ---------------------------------------------------------------- the connection */
+
+/* What an error means for the batch. */
+enum { E_OK, E_DATA, E_RETRY, E_FATAL };
+
+static void disconnect(pg_state_t *st) {
+    if (st->conn) PQfinish(st->conn);
+    st->conn = NULL;
+    st->ready = false;
+    st->stage_ready = false;
+}
+
+static int classify(pg_state_t *st, PGresult *res) {
+    ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return E_OK;
+    const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!st->conn || PQstatus(st->conn) != CONNECTION_OK || !code) return E_RETRY;
+    if (code[0] == '2' && (code[1] == '2' || code[1] == '3')) return E_DATA;
+    /* connection (08), operator intervention/shutdown (57), transaction rollback
+     * (40: serialization, deadlock), resources (53), system (58) */
+    if ((code[0] == '0' && code[1] == '8') || (code[0] == '5' && (code[1] == '7' || code[1] == '3' || code[1] == '8')) ||
+        (code[0] == '4' && code[1] == '0'))
+        return E_RETRY;
+    return E_FATAL;
+}
+
+static const char *res_msg(pg_state_t *st, PGresult *res) {
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!m && st->conn) m = PQerrorMessage(st->conn);
+    if (!m || !*m) return "connection lost";
+    static _Thread_local char line[300];   /* first line only (libpq's end with a newline) */
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(m, "\n"), m);
+    return line;
+}
+
+/* Run a statement without parameters; on error set err and return SL_RETRY/SL_FATAL
+ * (a data error counts as fatal here: used for control statements and DDL). */
+static int exec_sql(pg_state_t *st, const char *sql, sl_error_t *err) {
+    PGresult *res = PQexec(st->conn, sql);
+    int e = classify(st, res);
+    int rc = 0;
+    if (e != E_OK) {
+        const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        /* concurrent CREATE ... IF NOT EXISTS can collide on the catalog: retry */
+        rc = e == E_RETRY || (code && strcmp(code, "23505") == 0) ? SL_RETRY : SL_FATAL;
+        sl_error_set(err, rc, "postgres: %s (in: %.200s)", res_msg(st, res), sql);
+        if (e == E_RETRY && PQstatus(st->conn) != CONNECTION_OK) disconnect(st);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static void quiet(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
+static int do_connect(sl_sink_t *sink, sl_error_t *err) {
+    pg_conf_t *c = sink->conf;
+    pg_state_t *st = sink->state;
+    if (st->conn && PQstatus(st->conn) == CONNECTION_OK) return 0;
+    disconnect(st);
+    const char *dsn = c->dsn && *c->dsn ? c->dsn : getenv("PG_DSN");
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%lld", (long long)((c->connect_timeout_ms + 999) / 1000));
+    /* later keywords override earlier ones: the DSN wins over our defaults */
+    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
+    const char *vals[] = {timeout, "sluice", "UTF8", dsn && *dsn ? dsn : NULL, NULL};
+    st->conn = PQconnectdbParams(keys, vals, 1);
+    if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", st->conn ? PQerrorMessage(st->conn) : "out of memory");
+        msg[strcspn(msg, "\n")] = 0;
+        disconnect(st);
+        st->recheck = true;
+        return sl_error_set(err, SL_RETRY, "postgres: cannot connect: %s", msg);
+    }
+    PQsetClientEncoding(st->conn, "UTF8");
+    PQsetNoticeProcessor(st->conn, quiet, NULL);  /* "already exists, skipping" */
+    /* timestamps bound as UTC text; timestamptz shown in UTC */
+    int rc = exec_sql(st, "SET TIME ZONE 'UTC'", err);
+    if (rc) return rc;
+    sl_buf_t sql = SL_BUF_INIT;
+    sl_buf_printf(&sql,
+                  "BEGIN; SELECT pg_advisory_xact_lock(7302615, 1); %s%s%s"
+                  "CREATE TABLE IF NOT EXISTS %s (grp TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL,"
+                  " next_offset BIGINT NOT NULL, PRIMARY KEY (grp, topic, part)); COMMIT",
+                  c->schema ? "CREATE SCHEMA IF NOT EXISTS \"" : "", c->schema ? c->schema : "",
+                  c->schema ? "\"; " : "", st->qoffsets);
+    rc = exec_sql(st, sql.data, err);
+    sl_buf_free(&sql);
+    if (rc && st->conn) {
+        PQclear(PQexec(st->conn, "ROLLBACK"));
+    }
+    return rc;
+}
+
+static int pg_open(sl_sink_t *sink, sl_error_t *err) {
+    pg_conf_t *c = sink->conf;
+    pg_state_t *st = sink->state;
+    free(st->group);
+    free(st->qtable);
+    free(st->qoffsets);
+    size_t gl = strlen(sink->job) + strlen(c->table) + 2;
+    st->group = malloc(gl);
+    snprintf(st->group, gl, "%s:%s", sink->job, c->table);
+    size_t ql = strlen(c->table) + (c->schema ? strlen(c->schema) : 0) + 32;
+    st->qtable = malloc(ql);
+    st->qoffsets = malloc(ql);
+    if (c->schema) {
+        snprintf(st->qtable, ql, "\"%s\".\"%s\"", c->schema, c->table);
+        snprintf(st->qoffsets, ql, "\"%s\".sluice_offsets", c->schema);
+    } else {
+        snprintf(st->qtable, ql, "\"%s\"", c->table);
+        snprintf(st->qoffsets, ql, "sluice_offsets");
+    }
+    st->recheck = false;  /* the runner reads committed() right after open */
+    return do_connect(sink, err);
+}
+
+/* ---------------------------------------------------------------- the table */
+
+static int kind_of_value(sl_value_t v, const char **decl) {
+    switch (v.type) {
+    case SL_T_INT: *decl = "BIGINT"; return K_INT;
+    case SL_T_DOUBLE: *decl = "DOUBLE PRECISION"; return K_FLOAT;
+    case SL_T_BOOL: *decl = "BOOLEAN"; return K_BOOL;
+    case SL_T_ARRAY:
+    case SL_T_OBJECT: *decl = "JSONB"; return K_JSON;
+    default: *decl = "TEXT"; return K_TEXT;
+    }
+}
+
+static void sanitize(char *out, size_t cap, const char *in) {
+    size_t j = 0;
+    if (!((in[0] >= 'A' && in[0] <= 'Z') || (in[0] >= 'a' && in[0] <= 'z') || in[0] == '_')) out[j++] = '_';
+    for (size_t i = 0; in[i] && j + 1 < cap && j < 63; i++) {
+        char ch = in[i];
+        out[j++] = ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) ? ch : '_';
+    }
+    out[j] = 0;
+}
+
+/* Make sure the table exists with every column (inferred mode: add new fields). */
+static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *err) {
+    pg_conf_t *c = sink->conf;
+    pg_state_t *st = sink->state;
+    bool changed = !st->ready;
+    if (st->inferred) {
+        for (size_t i = 0; i < batch->n; i++) {
+            const sl_value_t *v = &batch->recs[i].value;
+            if (v->type != SL_T_OBJECT) continue;
+            for (size_t m = 0; m < v->len; m++) {
+                const char *field = v->u.o[m].key;
+                bool have = false;
+                for (size_t k = 0; k < st->ncols && !have; k++) have = strcmp(st->cols[k].field, field) == 0;
+                if (have) continue;
+                char name[72];
+                sanitize(name, sizeof name, field);
+                for (size_t k = 0; k < st->ncols; k++)
+                    if (strcmp(st->cols[k].name, name) == 0) { have = true; break; }
+                if (have) continue;
+                const char *decl;
+                int kind = kind_of_value(v->u.o[m].val, &decl);
+                add_col(st, name, field, kind, decl);
+                changed = true;
+            }
+        }
+        for (size_t i = 0; i < c->key.n; i++) {
+            bool have = false;
+            for (size_t k = 0; k < st->ncols; k++) have |= strcmp(st->cols[k].name, c->key.v[i]) == 0;
+            if (!have) add_col(st, c->key.v[i], c->key.v[i], K_TEXT, "TEXT"), changed = true;
+        }
+    }
+    if (!changed || st->ncols == 0) return 0;
+    st->stage_ready = false;  /* its columns follow the table's */
+    int rc = exec_sql(st, "BEGIN; SELECT pg_advisory_xact_lock(7302615, 1)", err);
+    if (rc) return rc;
+    /* does the table exist, and has it a primary key? */
+    const char *p[1] = {st->qtable};
+    PGresult *res = PQexecParams(st->conn,
+                                 "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM pg_index"
+                                 " WHERE indrelid = to_regclass($1) AND indisprimary)",
+                                 1, NULL, p, NULL, NULL, 0);
+    int e = classify(st, res);
+    bool exists = false, has_pk = false;
+    if (e == E_OK && PQntuples(res) == 1) {
+        exists = PQgetvalue(res, 0, 0)[0] == 't';
+        has_pk = PQgetvalue(res, 0, 1)[0] == 't';
+    } else if (e != E_OK) {
+        rc = sl_error_set(err, e == E_RETRY ? SL_RETRY : SL_FATAL, "postgres: checking table %s: %s", st->qtable,
+                          res_msg(st, res));
+    }
+    PQclear(res);
+    sl_buf_t sql = SL_BUF_INIT;
+    if (rc == 0 && !exists) {
+        sl_buf_printf(&sql, "CREATE TABLE IF NOT EXISTS %s (", st->qtable);
+        for (size_t k = 0; k < st->ncols; k++)
+            sl_buf_printf(&sql, "%s\"%s\" %s", k ? ", " : "", st->cols[k].name, st->cols[k].decl);
+        if (c->key.n) {
+            sl_buf_puts(&sql, ", PRIMARY KEY (");
+            for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
+            sl_buf_puts(&sql, ")");
+        }
+        sl_buf_puts(&sql, "); ");
+    } else if (rc == 0) {
+        /* an existing table: add what is missing (and a unique index for the key when
+         * it has no primary key; one that differs from `key` fails at the first insert) */
+        sl_buf_printf(&sql, "ALTER TABLE %s ", st->qtable);
+        for (size_t k = 0; k < st->ncols; k++)
+            sl_buf_printf(&sql, "%sADD COLUMN IF NOT EXISTS \"%s\" %s", k ? ", " : "", st->cols[k].name,
+                          st->cols[k].decl);
+        sl_buf_puts(&sql, "; ");
+        if (c->key.n && !has_pk) {
+            sl_buf_printf(&sql, "CREATE UNIQUE INDEX IF NOT EXISTS \"sluice_%.40s_key\" ON %s (", c->table,
+                          st->qtable);
+            for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
+            sl_buf_puts(&sql, "); ");
+        }
+    }
+    if (rc == 0) {
+        sl_buf_puts(&sql, "COMMIT");
+        rc = exec_sql(st, sql.data, err);
+    }
+    if (rc && st->conn) PQclear(PQexec(st->conn, "ROLLBACK"));
+    sl_buf_free(&sql);
+    if (rc == 0) st->ready = true;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- values */
+
+static void iso_ms(char *out, size_t cap, int64_t ms) {
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int frac = (int)(ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+static void put_double(sl_buf_t *b, double d) {
+    if (isnan(d)) sl_buf_puts(b, "NaN");
+    else if (isinf(d)) sl_buf_puts(b, d > 0 ? "Infinity" : "-Infinity");
+    else sl_buf_printf(b, "%.17g", d);
+}
+
+/* Render v for a column into b (NUL-terminated).  Returns false for NULL (nothing
+ * written), or sets *why when the value cannot be sent at all. */
+static bool render(sl_buf_t *b, int kind, sl_value_t v, const char **why) {
+    if (v.type == SL_T_NULL) return false;
+    if (kind == K_JSON) {
+        sl_json_write(b, v);
+    } else {
+        switch (v.type) {
+        case SL_T_BOOL:
+            if (kind == K_BOOL || kind == K_TEXT) sl_buf_puts(b, v.u.b ? "true" : "false");
+            else sl_buf_puts(b, v.u.b ? "1" : "0");
+            break;
+        case SL_T_INT:
+            if (kind == K_TS) {
+                char iso[96];
+                iso_ms(iso, sizeof iso, v.u.i);
+                sl_buf_puts(b, iso);
+            } else if (kind == K_BOOL) sl_buf_puts(b, v.u.i ? "true" : "false");
+            else sl_buf_printf(b, "%lld", (long long)v.u.i);
+            break;
+        case SL_T_DOUBLE:
+            if (kind == K_TS) {
+                char iso[96];
+                iso_ms(iso, sizeof iso, (int64_t)floor(v.u.d));
+                sl_buf_puts(b, iso);
+            } else if (kind == K_BOOL) sl_buf_puts(b, v.u.d != 0 ? "true" : "false");
+            else if (kind == K_INT && v.u.d == floor(v.u.d) && fabs(v.u.d) < 9.3e18)
+                sl_buf_printf(b, "%.0f", v.u.d);
+            else if (kind == K_TEXT) sl_json_write(b, v);
+            else put_double(b, v.u.d);
+            break;
+        case SL_T_STRING:
+            if (memchr(v.u.s, 0, v.len)) {
+                *why = "a string with a NUL byte cannot be stored in PostgreSQL";
+                return false;
+            }
+            sl_buf_append(b, v.u.s, v.len);
+            break;
+        default: sl_json_write(b, v); break;
+        }
+    }
+    sl_buf_putc(b, 0);
+    return true;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void add_reject(pg_state_t *st, size_t row, const char *msg) {
+    if (st->nrej == st->rej_cap) {
+        st->rej_cap = st->rej_cap ? st->rej_cap * 2 : 16;
+        st->rej = realloc(st->rej, st->rej_cap * sizeof *st->rej);
+    }
+    st->rej[st->nrej].row = row;
+    st->rej[st->nrej].msg = strdup(msg);
+    st->nrej++;
+}
+
+static void clear_rejects(pg_state_t *st) {
+    for (size_t i = 0; i < st->nrej; i++) free(st->rej[i].msg);
+    st->nrej = 0;
+}
+
+/* ---------------------------------------------------------------- statements */
+
+static int simple(pg_state_t *st, const char *sql, char *msg, size_t cap);
+
+/* " ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c, ..." (nothing in append mode). */
+static void on_conflict(sl_sink_t *sink, sl_buf_t *sql) {
+    pg_conf_t *c = sink->conf;
+    pg_state_t *st = sink->state;
+    if (!c->key.n) return;
+    sl_buf_puts(sql, " ON CONFLICT (");
+    for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
+    sl_buf_puts(sql, ") DO ");
+    size_t nset = 0;
+    for (size_t k = 0; k < st->ncols; k++) {
+        bool is_key = false;
+        for (size_t i = 0; i < c->key.n; i++) is_key |= strcmp(c->key.v[i], st->cols[k].name) == 0;
+        if (is_key) continue;
+        sl_buf_printf(sql, "%s\"%s\" = EXCLUDED.\"%s\"", nset++ ? ", " : "UPDATE SET ", st->cols[k].name,
+                      st->cols[k].name);
+    }
+    if (!nset) sl_buf_puts(sql, "NOTHING");
+}
+
+/* COPY text format: backslash, tab, newline and CR escaped. */
+static void copy_escape(sl_buf_t *b, const char *s) {
+    const char *run = s;
+    for (; *s; s++) {
+        const char *rep = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n" : *s == '\r' ? "\\r" : NULL;
+        if (!rep) continue;
+        sl_buf_append(b, run, (size_t)(s - run));
+        sl_buf_puts(b, rep);
+        run = s + 1;
+    }
+    sl_buf_append(b, run, (size_t)(s - run));
+}
+
+/* The fast path (invariant 2): COPY the rows, straight into the table in append mode;
+ * with a key into a temporary staging table, then one INSERT ... SELECT DISTINCT ON
+ * (key) ... ORDER BY key, row DESC (the batch's last row of a key wins) ... ON
+ * CONFLICT DO UPDATE.  Returns E_*; a data error leaves the transaction aborted. */
+static int copy_rows(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, size_t cap) {
+    pg_conf_t *c = sink->conf;
+    pg_state_t *st = sink->state;
+    size_t nc = st->ncols;
+    sl_buf_t *sql = &st->sql;
+    sl_buf_clear(sql);
+    if (c->key.n && !st->stage_ready) {
+        sl_buf_printf(sql, "DROP TABLE IF EXISTS pg_temp.sluice_stage; CREATE TEMP TABLE sluice_stage (");
+        for (size_t k = 0; k < nc; k++)
+            sl_buf_printf(sql, "\"%s\" %s, ", st->cols[k].name, st->cols[k].decl);
+        sl_buf_puts(sql, "sluice_row integer) ON COMMIT DELETE ROWS");
+        int e = simple(st, sql->data, msg, cap);
+        if (e != E_OK) return e == E_DATA ? E_FATAL : e;
+        st->stage_ready = true;
+        sl_buf_clear(sql);
+    }
+    sl_buf_printf(sql, "COPY %s (", c->key.n ? "sluice_stage" : st->qtable);
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+    sl_buf_puts(sql, c->key.n ? ", sluice_row) FROM STDIN" : ") FROM STDIN");
+    PGresult *res = PQexec(st->conn, sql->data);
+    if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+        int e = classify(st, res);
+        snprintf(msg, cap, "%s (in: COPY)", res_msg(st, res));
+        PQclear(res);
+        return e == E_OK ? E_FATAL : e;
+    }
+    PQclear(res);
+    sl_buf_t *b = &st->copybuf;
+    sl_buf_clear(b);
+    bool sent = true;
+    for (size_t r = 0; r < n && sent; r++) {
+        for (size_t k = 0; k < nc; k++) {
+            if (k) sl_buf_putc(b, '\t');
+            ptrdiff_t o = st->voff[rows[r] * nc + k];
+            if (o < 0) sl_buf_puts(b, "\\N");
+            else copy_escape(b, st->vals.data + o);
+        }
+        if (c->key.n) sl_buf_printf(b, "\t%zu", r);
+        sl_buf_putc(b, '\n');
+        if (b->len >= (256 << 10) || r + 1 == n) {
+            sent = PQputCopyData(st->conn, b->data, (int)b->len) == 1;
+            sl_buf_clear(b);
+        }
+    }
+    int e = E_OK;
+    if (PQputCopyEnd(st->conn, sent ? NULL : "sluice: sending failed") != 1) e = E_RETRY;
+    while ((res = PQgetResult(st->conn)) != NULL) {
+        int e2 = classify(st, res);
+        if (e2 != E_OK && e == E_OK) {
+            e = e2;
+            const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+            snprintf(msg, cap, "%s%s%s", res_msg(st, res), detail ? "; " : "", detail ? detail : "");
+        }
+        PQclear(res);
+    }
+    if (e == E_OK && !sent) e = E_RETRY;
+    if (e != E_OK) {
+        if (e == E_RETRY && !msg[0]) snprintf(msg, cap, "COPY: %s", res_msg(st, NULL));
+        return e;
+    }
+    if (!c->key.n) return E_OK;
+    sl_buf_clear(sql);
+    sl_buf_printf(sql, "INSERT INTO %s (", st->qtable);
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+    sl_buf_puts(sql, ") SELECT DISTINCT ON (");
+    for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
+    sl_buf_puts(sql, ") ");
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+    sl_buf_puts(sql, " FROM sluice_stage ORDER BY ");
+    for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(sql, "\"%s\", ", c->key.v[i]);
+    sl_buf_puts(sql, "sluice_row DESC");
+    on_conflict(sink, sql);
+    return simple(st, sql->data, msg, cap);
+}
+
+/* Execute one multi-row INSERT of rows[0..n).  Returns E_* and the result's message
+ * in msg (for a single row's rejection). */
+static int exec_rows(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, size_t msg_cap) {
+    pg_state_t *st = sink->state;
+    size_t nc = st->ncols;
+    sl_buf_t *sql = &st->sql;
+    sl_buf_clear(sql);
+    sl_buf_printf(sql, "INSERT INTO %s (", st->qtable);
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+    sl_buf_puts(sql, ") VALUES ");
+    size_t p = 1;
+    for (size_t r = 0; r < n; r++) {
+        sl_buf_puts(sql, r ? ",(" : "(");
+        for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, k ? ",$%zu" : "$%zu", p++);
+        sl_buf_putc(sql, ')');
+    }
+    on_conflict(sink, sql);
+    size_t np = n * nc;
+    if (np > st->params_cap) {
+        st->params_cap = np;
+        st->params = realloc(st->params, np * sizeof *st->params);
+    }
+    for (size_t r = 0; r < n; r++)
+        for (size_t k = 0; k < nc; k++) {
+            ptrdiff_t o = st->voff[rows[r] * nc + k];
+            st->params[r * nc + k] = o < 0 ? NULL : st->vals.data + o;
+        }
+    PGresult *res = PQexecParams(st->conn, sql->data, (int)np, NULL, st->params, NULL, NULL, 0);
+    int e = classify(st, res);
+    if (e != E_OK) {
+        const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+        snprintf(msg, msg_cap, "%s%s%s (SQLSTATE %s)", res_msg(st, res), detail ? "; " : "", detail ? detail : "",
+                 code ? code : "none");
+        for (char *q = msg; *q; q++)
+            if (*q == '\n') *q = ' ';
+    }
+    PQclear(res);
+    return e;
+}
+
+static int simple(pg_state_t *st, const char *sql, char *msg, size_t cap) {
+    PGresult *res = PQexec(st->conn, sql);
+    int e = classify(st, res);
+    if (e != E_OK) snprintf(msg, cap, "%s (in: %s)", res_msg(st, res), sql);
+    PQclear(res);
+    return e;
+}
+
+/* Write rows[0..n) under a savepoint; a data error splits the range in two until the
+ * bad rows are alone (they are then rejected).  Returns E_OK, E_RETRY or E_FATAL. */
+static int write_bisect(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, size_t cap) {
+    pg_state_t *st = sink->state;
+    int e = simple(st, "SAVEPOINT sl", msg, cap);
+    if (e != E_OK) return e == E_DATA ? E_FATAL : e;
+    e = exec_rows(sink, rows, n, msg, cap);
+    if (e == E_OK) return simple(st, "RELEASE SAVEPOINT sl", msg, cap);
+    if (e != E_DATA) return e;
+    char tmp[64];
+    e = simple(st, "ROLLBACK TO SAVEPOINT sl", tmp, sizeof tmp);
+    if (e == E_OK) e = simple(st, "RELEASE SAVEPOINT sl", tmp, sizeof tmp);
+    if (e != E_OK) return e == E_DATA ? E_FATAL : e;
+    if (n == 1) {
+        char why[700];
+        snprintf(why, sizeof why, "postgres rejected the row: %s", msg);
+        add_reject(st, rows[0], why);
+        return E_OK;
+    }
+    e = write_bisect(sink, rows, n / 2, msg, cap);
+    if (e == E_OK) e = write_bisect(sink, rows + n / 2, n - n / 2, msg, cap);
+    return e;
+}
+
+/* ---------------------------------------------------------------- offsets */
+
+static void free_held(pg_state_t *st) {
+    for (size_t i = 0; i < st->nheld; i++) free(st->held[i].topic);
+    free(st->held);
+    st->held = NULL;
+    st->nheld = 0;
+}
+
+static int read_offsets(pg_state_t *st, sl_offsets_t *out, sl_error_t *err) {
+    memset(out, 0, sizeof *out);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT topic, part, next_offset FROM %s WHERE grp = $1", st->qoffsets);
+    const char *p[1] = {st->group};
+    PGresult *res = PQexecParams(st->conn, sql, 1, NULL, p, NULL, NULL, 0);
+    int e = classify(st, res);
+    if (e != E_OK) {
+        int code = e == E_RETRY ? SL_RETRY : SL_FATAL;
+        sl_error_set(err, code, "postgres: reading offsets: %s", res_msg(st, res));
+        PQclear(res);
+        if (code == SL_RETRY && PQstatus(st->conn) != CONNECTION_OK) disconnect(st);
+        return code;
+    }
+    int n = PQntuples(res);
+    out->v = calloc(n ? (size_t)n : 1, sizeof *out->v);
+    for (int i = 0; i < n; i++) {
+        out->v[i].topic = strdup(PQgetvalue(res, i, 0));
+        out->v[i].partition = atoi(PQgetvalue(res, i, 1));
+        out->v[i].offset = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+    }
+    out->n = (size_t)n;
+    PQclear(res);
+    return 0;
+}
+
+static int write_offsets(pg_state_t *st, const sl_offsets_t *upto, char *msg, size_t cap) {
+    if (!upto || !upto->n) return E_OK;
+    sl_buf_t sql = SL_BUF_INIT;
+    sl_buf_printf(&sql, "INSERT INTO %s (grp, topic, part, next_offset) VALUES ", st->qoffsets);
+    const char **p = malloc(upto->n * 4 * sizeof *p);
+    char (*nums)[2][24] = malloc(upto->n * sizeof *nums);
+    for (size_t i = 0; i < upto->n; i++) {
+        sl_buf_printf(&sql, "%s($%zu,$%zu,$%zu::integer,$%zu::bigint)", i ? "," : "", 4 * i + 1, 4 * i + 2,
+                      4 * i + 3, 4 * i + 4);
+        snprintf(nums[i][0], sizeof nums[i][0], "%d", upto->v[i].partition);
+        snprintf(nums[i][1], sizeof nums[i][1], "%lld", (long long)upto->v[i].offset);
+        p[4 * i] = st->group;
+        p[4 * i + 1] = upto->v[i].topic;
+        p[4 * i + 2] = nums[i][0];
+        p[4 * i + 3] = nums[i][1];
+    }
+    sl_buf_puts(&sql, " ON CONFLICT (grp, topic, part) DO UPDATE SET next_offset = EXCLUDED.next_offset");
+    PGresult *res = PQexecParams(st->conn, sql.data, (int)(upto->n * 4), NULL, p, NULL, NULL, 0);
+    int e = classify(st, res);
+    if (e != E_OK) snprintf(msg, cap, "storing offsets: %s", res_msg(st, res));
+    PQclear(res);
+    free(p);
+    free(nums);
+    sl_buf_free(&sql);
+    return e == E_DATA ? E_FATAL : e;
+}
+
+/* ---------------------------------------------------------------- write */
+
+static void push_seg(size_t **seg, size_t *n, size_t *cap, size_t start) {
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *seg = realloc(*seg, *cap * sizeof **seg);
+    }
+    (*seg)[(*n)++] = start;
+}
+
+static bool is_key(const pg_conf_t *c, const char *col) {
+    for (size_t q = 0; q < c->key.n; q++)
+        if (strcmp(c->key.v[q], col) == 0) return true;
+    return false;
+}
+
+/* Is row i's key already among the rows in slot[] (the current statement)? */
+static bool find_key(const pg_state_t *st, const pg_conf_t *c, const size_t *slot, size_t hcap, const size_t *rows,
+                     size_t i) {
+    size_t nc = st->ncols;
+    uint64_t h = st->khash[i];
+    for (size_t s = (size_t)h & (hcap - 1); slot[s]; s = (s + 1) & (hcap - 1)) {
+        size_t o = rows[slot[s] - 1];
+        if (st->khash[o] != h) continue;
+        bool same = true;
+        for (size_t k = 0; k < nc && same; k++) {
+            if (!is_key(c, st->cols[k].name)) continue;
+            ptrdiff_t a = st->voff[o * nc + k], b = st->voff[i * nc + k];
+            same = (a < 0 && b < 0) || (a >= 0 && b >= 0 && strcmp(st->vals.data + a, st->vals.data + b) == 0);
+        }
+        if (same) return true;
+    }
+    return false;
+}
+
+static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
+    pg_conf_t *c = sink->conf;
+    pg_state_t *st = sink->state;
+    clear_rejects(st);
+    int rc = do_connect(sink, err);
+    if (rc) {
+        st->recheck = true;
+        return rc;
+    }
+    if (st->recheck) {  /* invariant 4: a lost COMMIT answer may have been a success */
+        sl_offsets_t h;
+        rc = read_offsets(st, &h, err);
+        if (rc) return rc;
+        free_held(st);
+        st->held = calloc(h.n ? h.n : 1, sizeof *st->held);
+        for (size_t i = 0; i < h.n; i++) {
+            st->held[i].topic = (char *)h.v[i].topic;
+            st->held[i].part = h.v[i].partition;
+            st->held[i].next = h.v[i].offset;
+        }
+        st->nheld = h.n;
+        free(h.v);
+    }
+    rc = prepare_table(sink, batch, err);
+    if (rc) {
+        st->recheck = true;
+        return rc;
+    }
+    size_t nc = st->ncols;
+    /* render every row's values once */
+    size_t *rows = malloc((batch->n ? batch->n : 1) * sizeof *rows);
+    size_t nrows = 0;
+    if (batch->n * (nc ? nc : 1) > st->voff_cap) {
+        st->voff_cap = batch->n * (nc ? nc : 1);
+        st->voff = realloc(st->voff, st->voff_cap * sizeof *st->voff);
+    }
+    if (batch->n > st->khash_cap) {
+        st->khash_cap = batch->n;
+        st->khash = realloc(st->khash, st->khash_cap * sizeof *st->khash);
+    }
+    sl_buf_clear(&st->vals);
+    for (size_t i = 0; i < batch->n; i++) {
+        const sl_record_t *rec = &batch->recs[i];
+        if (rec->value.type == SL_T_NULL) continue;
+        bool held = false;
+        for (size_t h = 0; h < st->nheld && !held; h++)
+            held = st->held[h].part == rec->partition && rec->topic && strcmp(st->held[h].topic, rec->topic) == 0 &&
+                   rec->offset >= 0 && rec->offset < st->held[h].next;
+        if (held) continue;
+        if (rec->value.type != SL_T_OBJECT) {
+            char why[96];
+            snprintf(why, sizeof why, "a row needs an object, got %s", sl_type_name((sl_type_t)rec->value.type));
+            add_reject(st, i, why);
+            continue;
+        }
+        if (!nc) {
+            add_reject(st, i, "no columns to write");
+            continue;
+        }
+        size_t mark = st->vals.len;
+        const char *why = NULL;
+        uint64_t kh = 1469598103934665603ULL;
+        for (size_t k = 0; k < nc && !why; k++) {
+            const sl_value_t *v = sl_value_get(&rec->value, st->cols[k].field, strlen(st->cols[k].field));
+            size_t at = st->vals.len;
+            bool set = render(&st->vals, st->cols[k].kind, v ? *v : sl_null(), &why);
+            st->voff[i * nc + k] = set ? (ptrdiff_t)at : -1;
+            for (size_t q = 0; q < c->key.n; q++)
+                if (strcmp(c->key.v[q], st->cols[k].name) == 0)
+                    kh = set ? fnv(kh, st->vals.data + at, st->vals.len - at) : fnv(kh, "\xff", 1);
+        }
+        if (why) {
+            st->vals.len = mark;
+            add_reject(st, i, why);
+            continue;
+        }
+        st->khash[i] = kh;
+        rows[nrows++] = i;
+    }
+    /* statements: at most `batch` rows, 65535 parameters, no key twice (invariant 2) */
+    size_t per = (size_t)c->batch;
+    if (nc && per * nc > 65535) per = 65535 / nc;
+    if (per < 1) per = 1;
+    size_t *seg = NULL;   /* segment boundaries: start indexes into rows[] */
+    size_t nseg = 0, seg_cap = 0;
+    size_t hcap = 1;
+    while (hcap < per * 2) hcap <<= 1;
+    size_t *slot = c->key.n ? malloc(hcap * sizeof *slot) : NULL;  /* rows[] index + 1, 0 = empty */
+    size_t start = 0;
+    if (slot) memset(slot, 0, hcap * sizeof *slot);
+    for (size_t r = 0; r < nrows; r++) {
+        bool cut = r - start == per;
+        if (!cut && slot && find_key(st, c, slot, hcap, rows, rows[r])) cut = true;
+        if (cut) {
+            push_seg(&seg, &nseg, &seg_cap, start);
+            start = r;
+            if (slot) memset(slot, 0, hcap * sizeof *slot);
+        }
+        if (slot) {
+            size_t s = (size_t)st->khash[rows[r]] & (hcap - 1);
+            while (slot[s]) s = (s + 1) & (hcap - 1);
+            slot[s] = r + 1;
+        }
+    }
+    if (nrows > start) push_seg(&seg, &nseg, &seg_cap, start);
+    free(slot);
+    char msg[600] = "";
+    int e = simple(st, "BEGIN", msg, sizeof msg);
+    if (e == E_OK && nrows && c->copy) e = copy_rows(sink, rows, nrows, msg, sizeof msg);
+    bool careful = e == E_DATA || !c->copy;  /* multi-row statements, under savepoints after a data error */
+    if (e == E_DATA) {
+        /* invariant 3: start over, statement by statement under savepoints */
+        e = simple(st, "ROLLBACK", msg, sizeof msg);
+        if (e == E_OK) e = simple(st, "BEGIN", msg, sizeof msg);
+        if (e == E_DATA) e = E_FATAL;
+        for (size_t s = 0; s < nseg && e == E_OK; s++) {
+            size_t a = seg[s], b = s + 1 < nseg ? seg[s + 1] : nrows;
+            e = write_bisect(sink, rows + a, b - a, msg, sizeof msg);
+        }
+    } else if (careful) {
+        for (size_t s = 0; s < nseg && e == E_OK; s++) {
+            size_t a = seg[s], b = s + 1 < nseg ? seg[s + 1] : nrows;
+            e = exec_rows(sink, rows + a, b - a, msg, sizeof msg);
+            if (e == E_DATA) {
+                e = simple(st, "ROLLBACK", msg, sizeof msg);
+                if (e == E_OK) e = simple(st, "BEGIN", msg, sizeof msg);
+                if (e == E_DATA) e = E_FATAL;
+                for (s = 0; s < nseg && e == E_OK; s++) {
+                    a = seg[s], b = s + 1 < nseg ? seg[s + 1] : nrows;
+                    e = write_bisect(sink, rows + a, b - a, msg, sizeof msg);
+                }
+                break;
+            }
+        }
+    }
+    if (e == E_OK) e = write_offsets(st, upto, msg, sizeof msg);
+    if (e == E_OK) e = simple(st, "COMMIT", msg, sizeof msg);
+    free(seg);
+    free(rows);
+    if (e != E_OK) {
+        if (st->conn && PQstatus(st->conn) == CONNECTION_OK) PQclear(PQexec(st->conn, "ROLLBACK"));
+        else disconnect(st);
+        st->recheck = true;
+        clear_rejects(st);
+        if (st->inferred) st->ready = false;
+        return sl_error_set(err, e == E_RETRY ? SL_RETRY : SL_FATAL, "postgres: %s", msg);
+    }
+    /* committed: only now report the rejected rows (invariant 3) */
+    for (size_t i = 0; i < st->nrej; i++) sl_sink_reject(sink, &batch->recs[st->rej[i].row], "%s", st->rej[i].msg);
+    clear_rejects(st);
+    if (st->recheck) {
+        free_held(st);
+        st->recheck = false;
+    }
+    return 0;
+}
+
+static int pg_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
+    pg_state_t *st = sink->state;
+    int rc = do_connect(sink, err);
+    if (rc) return rc;
+    return read_offsets(st, out, err);
+}
+
+static void pg_close(sl_sink_t *sink) {
+    pg_state_t *st = sink->state;
+    if (!st) return;
+    disconnect(st);
+}
+
+static void pg_free(sl_sink_t *sink) {
+    pg_state_t *st = sink->state;
+    if (!st) return;
+    pg_close(sink);
+    for (size_t k = 0; k < st->ncols; k++) {
+        free(st->cols[k].name);
+        free(st->cols[k].field);
+    }
+    free(st->cols);
+    free(st->group);
+    free(st->qtable);
+    free(st->qoffsets);
+    free_held(st);
+    sl_buf_free(&st->vals);
+    sl_buf_free(&st->sql);
+    sl_buf_free(&st->copybuf);
+    free(st->voff);
+    free(st->khash);
+    free(st->params);
+    clear_rejects(st);
+    free(st->rej);
+    free(st);
+    sink->state = NULL;
+}
+
+const sl_sink_plugin_t sl_sink_postgres = {
+    .abi = SL_PLUGIN_ABI,
+    .name = "postgres",
+    .description = "Rows into a PostgreSQL table, created from `columns` or the first record, upserted by `key`; "
+                   "offsets in the same transaction (exactly-once).",
+    .config = pg_map,
+    .config_size = sizeof(pg_conf_t),
+    .transactional = true,
+    .init = pg_init,
+    .open = pg_open,
+    .write = pg_write,
+    .committed = pg_committed,
+    .close = pg_close,
+    .free = pg_free,
+};

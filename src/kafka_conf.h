@@ -1,0 +1,28 @@
+/* kafka_conf.h - librdkafka configuration from a sluice config block, shared by the
+ * `kafka` source, the `kafka` sink (and any other Kafka client of sluice).
+ *
+ * Order of precedence (later wins): sluice's defaults for the client, then
+ * `bootstrap.servers` = brokers, then every key of the block's `props:` mapping — so a
+ * user can override anything, including the defaults that bound memory. */
+#ifndef SLUICE_KAFKA_CONF_H
+#define SLUICE_KAFKA_CONF_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "sluice/config.h"
+#include "sluice/error.h"
+
+/* Make a conf.  `defaults` is a NULL-terminated list of name, value pairs (may be NULL);
+ * `props` a YAML mapping of scalars (may be NULL or a YAML null).  librdkafka's logs and
+ * errors go to sluice's log, tagged with `what`, which must outlive the client (an
+ * arena string of the pipeline).  Returns the conf (the caller owns it until
+ * rd_kafka_new() takes it), or NULL with err set (SL_CONFIG) and, when diags is
+ * non-NULL, one diagnostic at each bad property's position. */
+rd_kafka_conf_t *sl_kafka_conf_new(const char *what, const char *brokers, const sl_cnode_t *props,
+                                   const char *const *defaults, sl_diags_t *diags, sl_error_t *err);
+
+/* Check a `props:` block at config load (same rules as sl_kafka_conf_new); returns the
+ * number of diagnostics added. */
+int sl_kafka_props_check(const char *what, const sl_cnode_t *props, sl_diags_t *diags);
+
+#endif

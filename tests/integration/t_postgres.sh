@@ -1,0 +1,147 @@
+#!/bin/sh
+# PostgreSQL sink against a real PostgreSQL 15 (started here on 127.0.0.1, random port):
+#  1. exactly-once under crashes: 100,000 generated records -> 4 partitions -> a job
+#     writing an append table (no key: a repeat would be an extra row) and a keyed
+#     table; sluice is SIGKILLed at 5 random moments and the database server itself is
+#     restarted once mid-run; at the end each table holds exactly 100,000 rows, each id once;
+#  2. a value out of range goes to <job>.dlq with the server's message while the rest
+#     of its batch lands;
+#  3. every column type round-trips (nulls, unicode, large ints, timestamps before 1970),
+#     read back with psql, and the created table's schema matches `columns`.
+. "$(dirname "$0")/../runtime/lib.sh"
+. "$(dirname "$0")/lib_pg.sh"
+pg_start
+export PGTZ=UTC
+N=${PG_RECORDS:-100000}
+rand() {  # rand LO HI (hundredths of a second) -> seconds
+  awk -v s="$(od -An -N2 -tu2 /dev/urandom)" -v lo="$1" -v hi="$2" 'BEGIN { printf "%.2f", (lo + s % (hi - lo + 1)) / 100 }'
+}
+
+# ---- 1. crashes and a server restart ----
+cat > "$WORK/crash.yaml" <<YAML
+data_dir: $WORK/data
+topics:
+  events: { partitions: 4 }
+sources:
+  gen:
+    generate: { count: $N, chunk: 1000, rate: 10000,
+                template: { id: "meta.seq", name: "'coin-' + string(meta.seq % 97)", price: "meta.seq * 0.25" } }
+    key: "string(id)"
+    to: events
+jobs:
+  store:
+    from: events
+    max_batch: 2000
+    to:
+      - postgres: { dsn: "\${PG_DSN}", table: events_append,
+                    columns: { id: bigint, name: text, price: double } }
+      - postgres: { dsn: "\${PG_DSN}", table: events_keyed, key: [id],
+                    columns: { id: bigint, name: text, price: double } }
+YAML
+count() { psql_q "select count(*) from $1" 2>/dev/null || echo "?"; }
+i=0
+while [ $i -lt 5 ]; do
+  "$SLUICE" run "$WORK/crash.yaml" --log-level error 2>>"$WORK/log" &
+  pid=$!
+  sleep "$(rand 20 90)"
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  i=$((i + 1))
+  printf '%s ' "$(count events_append)" >> "$WORK/progress"
+  if [ $i -eq 3 ]; then
+    # the server itself restarts while sluice is writing
+    "$SLUICE" run "$WORK/crash.yaml" --log-level warn 2>>"$WORK/restart.log" &
+    pid=$!
+    sleep 0.5
+    pg_restart
+    sleep 1.5
+    printf '[restart] %s ' "$(count events_append)" >> "$WORK/progress"
+    sleep "$(rand 10 50)"
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    printf '%s ' "$(count events_append)" >> "$WORK/progress"
+  fi
+done
+echo "rows after each kill: $(cat "$WORK/progress")"
+last=$(awk '{ print $NF }' "$WORK/progress")
+check "the kills happened mid-stream (not after the end)" [ "${last:-0}" -lt "$N" ]
+check "the server restart was seen and retried" grep -q "retry in" "$WORK/restart.log"
+"$SLUICE" run --once "$WORK/crash.yaml" --log-level warn 2>>"$WORK/log"
+eq "final run exits 0" "$?" 0
+eq "append table holds exactly $N rows" "$(count events_append)" "$N"
+eq "append table: each id exactly once" "$(psql_q 'select count(distinct id) from events_append')" "$N"
+eq "ids 0..N-1" "$(psql_q "select min(id) || '-' || max(id) from events_append")" "0-$((N - 1))"
+eq "keyed table holds exactly $N rows" "$(count events_keyed)" "$N"
+eq "rows are the records" "$(psql_q 'select count(*) from events_keyed where price <> id * 0.25')" 0
+eq "offsets stored per partition" "$(psql_q "select count(*) || ':' || sum(next_offset) from sluice_offsets where grp = 'store:events_append'")" "4:$N"
+lag=$("$SLUICE" topics "$WORK/crash.yaml" | awk '$1 == "store" && $2 == "events" { s += $5 } END { print s }')
+eq "group lag is 0" "$lag" 0
+
+# ---- 2. a rejected row goes to the DLQ, the rest of its batch lands ----
+cat > "$WORK/dlq.yaml" <<YAML
+data_dir: $WORK/data2
+sources:
+  gen:
+    generate: { count: 1000, template: { id: "meta.seq", small: "if meta.seq == 500 then 99999999999 else meta.seq",
+                                         name: "if meta.seq == 700 then null else 'n'" } }
+    to: nums
+jobs:
+  nums_store:
+    from: nums
+    to:
+      - postgres: { table: nums, key: [id], columns: { id: bigint, small: int, name: text } }
+YAML
+psql_q "create table nums (id bigint primary key, small int, name text not null)" >/dev/null
+"$SLUICE" run --once "$WORK/dlq.yaml" --log-level error 2>>"$WORK/log"
+eq "dlq run exits 0" "$?" 0
+eq "the rest of the batch landed" "$(psql_q 'select count(*) from nums')" 998
+"$SLUICE" tail "$WORK/dlq.yaml" nums_store.dlq --from-start > "$WORK/dlq.out"
+eq "two records in nums_store.dlq" "$(wc -l < "$WORK/dlq.out" | tr -d ' ')" 2
+check "out of range: the server's message" grep -q 'value \\"99999999999\\" is out of range for type integer' "$WORK/dlq.out"
+check "NOT NULL: the server's message" grep -q 'null value in column \\"name\\"' "$WORK/dlq.out"
+check "the dlq holds the original record" grep -q '"record":{"id":500' "$WORK/dlq.out"
+
+# ---- 3. every column type round-trips; the schema matches columns ----
+cat > "$WORK/types.yaml" <<YAML
+data_dir: $WORK/data3
+topics:
+  typed: { partitions: 1 }
+jobs:
+  types_store:
+    from: typed
+    to:
+      - postgres: { table: typed, schema: sl_types, key: [id],
+                    columns: { id: bigint, t: text, i: int, b: bigint, d: double, f: bool, ts: timestamp,
+                               tz: timestamptz, j: jsonb, n: "decimal(12,6)" } }
+YAML
+cat > "$WORK/typed.jsonl" <<'JSON'
+{"id":1,"t":"héllo wörld ✓ 日本 'quote' \"dq\" \\ back","i":-2147483648,"b":9223372036854775807,"d":-1.5e300,"f":true,"ts":-86400000,"tz":-1234567,"j":{"a":[1,2.5,{"b":null}],"u":"ü"},"n":"-123456.789012"}
+{"id":2,"t":null,"i":null,"b":null,"d":null,"f":null,"ts":null,"tz":null,"j":null,"n":null}
+{"id":3,"t":"","i":0,"b":-9223372036854775808,"d":0.1,"f":false,"ts":"1969-07-20T20:17:40Z","tz":"1900-01-01T00:00:00.001Z","j":"just a string","n":0.5}
+JSON
+"$SLUICE" produce "$WORK/types.yaml" typed < "$WORK/typed.jsonl" >/dev/null
+"$SLUICE" run --once "$WORK/types.yaml" --log-level error 2>>"$WORK/log"
+eq "types run exits 0" "$?" 0
+row() { psql_q "select concat_ws('|', t, i, b, d, f, ts, tz, j::text, n, t is null) from sl_types.typed where id = $1"; }
+eq "row 1: unicode, extremes, pre-1970 timestamps, json" "$(row 1)" \
+  "héllo wörld ✓ 日本 'quote' \"dq\" \\ back|-2147483648|9223372036854775807|-1.5e+300|t|1969-12-31 00:00:00|1969-12-31 23:39:25.433+00|{\"a\": [1, 2.5, {\"b\": null}], \"u\": \"ü\"}|-123456.789012|f"
+eq "row 2: nulls stay null" "$(psql_q "select num_nulls(t, i, b, d, f, ts, tz, j, n) from sl_types.typed where id = 2")" 9
+eq "row 3: empty string, min bigint, ISO strings, json string" "$(row 3)" \
+  "|0|-9223372036854775808|0.1|f|1969-07-20 20:17:40|1900-01-01 00:00:00.001+00|\"just a string\"|0.500000|f"
+eq "schema matches columns" "$(psql_q "select string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' order by ordinal_position) from information_schema.columns where table_schema = 'sl_types' and table_name = 'typed'")" \
+  "id:bigint:NO,t:text:YES,i:integer:YES,b:bigint:YES,d:double precision:YES,f:boolean:YES,ts:timestamp without time zone:YES,tz:timestamp with time zone:YES,j:jsonb:YES,n:numeric:YES"
+eq "numeric precision and scale" "$(psql_q "select numeric_precision || ',' || numeric_scale from information_schema.columns where table_schema = 'sl_types' and table_name = 'typed' and column_name = 'n'")" "12,6"
+eq "primary key is (id)" "$(psql_q "select string_agg(a.attname, ',') from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey) where i.indrelid = 'sl_types.typed'::regclass and i.indisprimary")" "id"
+eq "offsets live in the sink's schema" "$(psql_q "select count(*) from sl_types.sluice_offsets where grp = 'types_store:typed'")" 1
+# ---- 4. the shipped pipeline pipelines/crypto.postgres.yaml, on the sample responses ----
+runp() { SLUICE_DATA=$WORK/pdata SLUICE_LISTEN=127.0.0.1:0 "$SLUICE" run --once --replay "$ROOT/samples" \
+  "$ROOT/pipelines/crypto.postgres.yaml" --log-level error 2>>"$WORK/log"; }
+runp
+eq "crypto.postgres.yaml: run --once --replay exits 0" "$?" 0
+n1=$(psql_q "select count(*) from prices")
+check "crypto.postgres.yaml: prices has rows" [ "${n1:-0}" -gt 0 ]
+eq "crypto.postgres.yaml: prices_latest has one row per coin" "$(psql_q "select count(*) from prices_latest")" "$(psql_q "select count(distinct id) from prices")"
+eq "crypto.postgres.yaml: primary key (id, ts)" "$(psql_q "select string_agg(a.attname, ',' order by array_position(i.indkey::int2[], a.attnum)) from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey) where i.indrelid = 'prices'::regclass and i.indisprimary")" "id,ts"
+runp
+eq "crypto.postgres.yaml: a second run adds nothing" "$(psql_q "select count(*) from prices")" "$n1"
+done_tests

@@ -34,6 +34,8 @@ int sl_assigns_compile(sl_assigns_t *out, const sl_cnode_t *node, sl_init_ctx_t 
         }
         sl_assign_t *a = &out->v[out->n];
         a->path = k->str;
+        a->path_len = (uint32_t)k->len;
+        a->dotted = strchr(k->str, '.') != NULL;
         a->node = v;
         a->expr = sl_expr_compile_node(v, ctx->diags);
         if (!a->expr) bad = -1;

@@ -7,6 +7,8 @@
 
 typedef struct sl_assign {
     const char *path;          /* dotted path */
+    uint32_t path_len;
+    bool dotted;               /* path has a '.' (else a top-level field) */
     sl_expr_t *expr;
     const sl_cnode_t *node;
 } sl_assign_t;

@@ -76,11 +76,24 @@ unit: $(UNIT_BINS)
 unit-asan: $(UNIT_ASAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh scripts/run-unit.sh $(UNIT_ASAN_BINS)
 
-# ---- fuzzers (clang + libFuzzer) ----
+# ---- fuzzers (clang + libFuzzer): the engine compiled once, each target linked to it ----
 FUZZ := $(wildcard tests/fuzz/fuzz_*.c)
-build-fuzz/%: tests/fuzz/%.c $(SRC) build/gen/registry.c build/gen/web_assets.c
-	@mkdir -p build-fuzz
-	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/gen -pthread -o $@ $< $(SRC) build/gen/registry.c build/gen/web_assets.c $(LDLIBS)
+FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Ibuild/gen -pthread
+FUZZ_OBJ := $(patsubst %.c,build-fuzz/obj/%.o,$(SRC)) build-fuzz/obj/gen/registry.o build-fuzz/obj/gen/web_assets.o
+
+build-fuzz/obj/%.o: %.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	@clang $(FUZZ_CFLAGS) -c $< -o $@
+
+build-fuzz/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	@clang $(FUZZ_CFLAGS) -c $< -o $@
+
+build-fuzz/libsluice-fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@ && ar rcs $@ $^
+
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libsluice-fuzz.a
+	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/gen -pthread -o $@ $< build-fuzz/libsluice-fuzz.a $(LDLIBS)
 
 fuzz: $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ))
 	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS) $^

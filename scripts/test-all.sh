@@ -29,7 +29,7 @@ tally runtime sh tests/runtime/run.sh
 tally integration sh tests/integration/run.sh
 tally e2e sh tests/e2e/run.sh
 tally docs make --no-print-directory docs-check
-tally fuzz make --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+tally fuzz make --no-print-directory -j2 fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 echo
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -34,10 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "sluice/json.h"
 #include "sluice/plugin.h"
+#include "../../src/sql_common.h"
 
 typedef struct my_conf {
     char *dsn;
@@ -73,30 +73,8 @@ static const sl_config_map_t my_map[] = {
      "give up a read or write on the connection after this long"},
     SL_CONFIG_END};
 
-enum { K_TEXT, K_INT, K_FLOAT, K_NUMERIC, K_BOOL, K_TS, K_JSON };
-
-typedef struct column {
-    char *name;
-    char *field;
-    int kind;
-    char decl[48];
-} column_t;
-
-typedef struct reject {
-    size_t row;
-    char *msg;
-} reject_t;
-
-typedef struct held {
-    char *topic;
-    int part;
-    int64_t next;
-} held_t;
-
 typedef struct my_state {
-    column_t *cols;
-    size_t ncols;
-    bool inferred;
+    sl_sql_columns_t cols;
     char *group;
     /* connection parameters (heap) */
     char *host, *user, *password, *database, *socket;
@@ -108,82 +86,60 @@ typedef struct my_state {
     size_t other_rows;
     bool ready;
     bool recheck;
-    held_t *held;
-    size_t nheld;
+    sl_offsets_t held;         /* what the database holds (after a failed write) */
     sl_buf_t vals;
     size_t *voff, *vlen;       /* [row * ncols + k]; voff == SIZE_MAX: NULL */
     size_t vcap;
     MYSQL_BIND *binds;
     size_t binds_cap;
     sl_buf_t sql;
-    reject_t *rej;
-    size_t nrej, rej_cap;
+    sl_sql_rejects_t rej;
 } my_state_t;
 
-static const struct { const char *name; int kind; const char *decl; } types[] = {
-    {"text", K_TEXT, "TEXT"},          {"string", K_TEXT, "TEXT"},
-    {"int", K_INT, "INT"},             {"integer", K_INT, "INT"},
-    {"bigint", K_INT, "BIGINT"},       {"smallint", K_INT, "SMALLINT"},
-    {"double", K_FLOAT, "DOUBLE"},     {"float", K_FLOAT, "DOUBLE"},
-    {"real", K_FLOAT, "DOUBLE"},       {"bool", K_BOOL, "BOOLEAN"},
-    {"boolean", K_BOOL, "BOOLEAN"},    {"timestamp", K_TS, "DATETIME(3)"},
-    {"timestamptz", K_TS, "DATETIME(3)"}, {"json", K_JSON, "JSON"},
-    {"jsonb", K_JSON, "JSON"},         {"uuid", K_TEXT, "CHAR(36)"},
+static const sl_sql_type_t types[] = {
+    {"text", SL_SQL_TEXT, "TEXT"},          {"string", SL_SQL_TEXT, "TEXT"},
+    {"int", SL_SQL_INT, "INT"},             {"integer", SL_SQL_INT, "INT"},
+    {"bigint", SL_SQL_INT, "BIGINT"},       {"smallint", SL_SQL_INT, "SMALLINT"},
+    {"double", SL_SQL_FLOAT, "DOUBLE"},     {"float", SL_SQL_FLOAT, "DOUBLE"},
+    {"real", SL_SQL_FLOAT, "DOUBLE"},       {"bool", SL_SQL_BOOL, "BOOLEAN"},
+    {"boolean", SL_SQL_BOOL, "BOOLEAN"},    {"timestamp", SL_SQL_TS, "DATETIME(3)"},
+    {"timestamptz", SL_SQL_TS, "DATETIME(3)"}, {"json", SL_SQL_JSON, "JSON"},
+    {"jsonb", SL_SQL_JSON, "JSON"},         {"uuid", SL_SQL_TEXT, "CHAR(36)"},
     {NULL, 0, NULL}};
-
-static bool ident_ok(const char *s) {
-    if (!s || !*s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_')) return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return false;
-    return strlen(s) <= 64;
-}
 
 /* "decimal(9,6)" / "numeric(12)" -> DECIMAL(p,s); "varchar(40)" -> VARCHAR(40). */
 static int parse_sized(const char *s, char *decl, size_t cap) {
     int p = 0, sc = 0, used = 0;
     if (strncasecmp(s, "varchar", 7) == 0) {
         if (sscanf(s + 7, " ( %d ) %n", &p, &used) == 1 && s[7 + used] == 0 && p >= 1 && p <= 16383)
-            return snprintf(decl, cap, "VARCHAR(%d)", p), K_TEXT;
+            return snprintf(decl, cap, "VARCHAR(%d)", p), SL_SQL_TEXT;
         return -1;
     }
     size_t n = strncasecmp(s, "decimal", 7) == 0 ? 7 : strncasecmp(s, "numeric", 7) == 0 ? 7 : 0;
     if (!n) return -1;
     s += n;
-    if (!*s) return snprintf(decl, cap, "DECIMAL(10,0)"), K_NUMERIC;
+    if (!*s) return snprintf(decl, cap, "DECIMAL(10,0)"), SL_SQL_NUMERIC;
     if (sscanf(s, " ( %d , %d ) %n", &p, &sc, &used) == 2 && s[used] == 0 && p >= 1 && p <= 65 && sc >= 0 &&
         sc <= 30 && sc <= p)
-        return snprintf(decl, cap, "DECIMAL(%d,%d)", p, sc), K_NUMERIC;
+        return snprintf(decl, cap, "DECIMAL(%d,%d)", p, sc), SL_SQL_NUMERIC;
     used = 0;
     if (sscanf(s, " ( %d ) %n", &p, &used) == 1 && s[used] == 0 && p >= 1 && p <= 65)
-        return snprintf(decl, cap, "DECIMAL(%d,0)", p), K_NUMERIC;
+        return snprintf(decl, cap, "DECIMAL(%d,0)", p), SL_SQL_NUMERIC;
     return -1;
 }
 
-static void diag(sl_init_ctx_t *ctx, const sl_cnode_t *n, const char *fmt, const char *a) {
-    if (!n) n = ctx->node;
-    char msg[512];
-    snprintf(msg, sizeof msg, fmt, a);
-    sl_diags_add(ctx->diags, n->file, n->line, n->col, "%s: %s", ctx->what, msg);
-}
-
-static bool is_key(const my_conf_t *c, const char *col) {
-    for (size_t q = 0; q < c->key.n; q++)
-        if (strcmp(c->key.v[q], col) == 0) return true;
-    return false;
-}
-
-static void add_col(my_state_t *st, const my_conf_t *c, const char *name, const char *field, int kind,
-                    const char *decl) {
-    st->cols = realloc(st->cols, (st->ncols + 1) * sizeof *st->cols);
-    column_t *col = &st->cols[st->ncols++];
-    col->name = strdup(name);
-    col->field = strdup(field);
-    col->kind = kind;
-    /* InnoDB indexes no whole TEXT/JSON: a key column of text is a VARCHAR(255) */
-    if (is_key(c, name) && (strcmp(decl, "TEXT") == 0 || strcmp(decl, "JSON") == 0)) decl = "VARCHAR(255)";
-    snprintf(col->decl, sizeof col->decl, "%s", decl);
-}
+static const sl_sql_dialect_t dialect = {
+    .types = types,
+    .type_list = "text varchar(n) int bigint smallint double float real bool timestamp timestamptz "
+                 "json jsonb uuid decimal(p,s)",
+    .parse_type = parse_sized,
+    .ident_max = 64,
+    .infer_max = 64,
+    .infer_nocase = true,  /* MySQL's column names are case-insensitive */
+    .infer_decl = {[SL_SQL_TEXT] = "TEXT", [SL_SQL_INT] = "BIGINT", [SL_SQL_FLOAT] = "DOUBLE",
+                   [SL_SQL_BOOL] = "BOOLEAN", [SL_SQL_JSON] = "JSON"},
+    .key_decl = "VARCHAR(255)",  /* InnoDB indexes no whole TEXT/JSON */
+};
 
 /* Split mysql://user:password@host:port/database into the state (percent-decoded). */
 static char *pct_dup(const char *s, size_t n) {
@@ -253,8 +209,8 @@ static int my_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
     int bad = 0;
     const char *dsn = c->dsn && *c->dsn ? c->dsn : getenv("MYSQL_DSN");
     if (dsn && *dsn && !parse_dsn(st, dsn)) {
-        diag(ctx, sl_cnode_get(ctx->node, "dsn"), "%s",
-             "invalid dsn (expected mysql://user:password@host:port/database)");
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, "dsn"), "%s",
+                    "invalid dsn (expected mysql://user:password@host:port/database)");
         bad = -1;
     }
     set_str(&st->host, c->host);
@@ -267,71 +223,24 @@ static int my_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
     if (!st->user) st->user = strdup("root");
     if (!st->port) st->port = 3306;
     if (c->port < 0 || c->port > 65535) {
-        diag(ctx, sl_cnode_get(ctx->node, "port"), "invalid port%s", "");
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, "port"), "invalid port");
         bad = -1;
     }
-    if (st->database && !ident_ok(st->database)) {
-        diag(ctx, sl_cnode_get(ctx->node, c->database ? "database" : "dsn"),
-             "invalid database name '%s' (letters, digits, _)", st->database);
+    if (st->database && !sl_sql_ident_ok(st->database, dialect.ident_max)) {
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, c->database ? "database" : "dsn"),
+                    "invalid database name '%s' (letters, digits, _)", st->database);
         bad = -1;
     }
-    if (c->table && !ident_ok(c->table)) {
-        diag(ctx, sl_cnode_get(ctx->node, "table"), "invalid table name '%s' (letters, digits, _)", c->table);
+    if (c->table && !sl_sql_ident_ok(c->table, dialect.ident_max)) {
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, "table"), "invalid table name '%s' (letters, digits, _)",
+                    c->table);
         bad = -1;
     }
     if (c->batch < 1) {
-        diag(ctx, sl_cnode_get(ctx->node, "batch"), "'batch' must be at least 1%s", "");
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, "batch"), "'batch' must be at least 1");
         bad = -1;
     }
-    for (size_t i = 0; i < c->key.n; i++)
-        if (!ident_ok(c->key.v[i])) {
-            diag(ctx, sl_cnode_get(ctx->node, "key"), "invalid key column '%s'", c->key.v[i]);
-            bad = -1;
-        }
-    if (c->columns) {
-        if (c->columns->kind != SL_CNODE_MAP) {
-            diag(ctx, c->columns, "'columns' must be a mapping of column: type%s", "");
-            return -1;
-        }
-        for (size_t i = 0; i < c->columns->n; i++) {
-            const sl_cnode_t *k = c->columns->pairs[i].key, *v = c->columns->pairs[i].val;
-            if (!ident_ok(k->str)) {
-                diag(ctx, k, "invalid column name '%s' (letters, digits, _)", k->str);
-                bad = -1;
-                continue;
-            }
-            int kind = -1;
-            char decl[48] = "";
-            if (v->kind == SL_CNODE_SCALAR) {
-                for (size_t t = 0; types[t].name; t++)
-                    if (strcasecmp(types[t].name, v->str) == 0) {
-                        kind = types[t].kind;
-                        snprintf(decl, sizeof decl, "%s", types[t].decl);
-                    }
-                if (kind < 0) kind = parse_sized(v->str, decl, sizeof decl);
-            }
-            if (kind < 0) {
-                diag(ctx, v,
-                     "unknown column type '%s' (text varchar(n) int bigint smallint double float real bool "
-                     "timestamp timestamptz json jsonb uuid decimal(p,s))",
-                     v->kind == SL_CNODE_SCALAR ? v->str : "?");
-                bad = -1;
-                continue;
-            }
-            add_col(st, c, k->str, k->str, kind, decl);
-        }
-        for (size_t i = 0; i < c->key.n; i++) {
-            bool found = false;
-            for (size_t k = 0; k < st->ncols; k++)
-                if (strcmp(st->cols[k].name, c->key.v[i]) == 0) found = true;
-            if (!found && ident_ok(c->key.v[i])) {
-                diag(ctx, sl_cnode_get(ctx->node, "key"), "key column '%s' is not in 'columns'", c->key.v[i]);
-                bad = -1;
-            }
-        }
-    } else {
-        st->inferred = true;
-    }
+    if (sl_sql_columns_parse(&st->cols, ctx, c->columns, &c->key, &dialect)) bad = -1;
     return bad;
 }
 
@@ -468,67 +377,19 @@ static int my_open(sl_sink_t *sink, sl_error_t *err) {
     my_conf_t *c = sink->conf;
     my_state_t *st = sink->state;
     free(st->group);
-    size_t gl = strlen(sink->job) + strlen(c->table) + 2;
-    st->group = malloc(gl);
-    snprintf(st->group, gl, "%s:%s", sink->job, c->table);
+    st->group = sl_sql_offsets_group(sink->job, c->table);
     st->recheck = false;
     return do_connect(sink, err);
 }
 
 /* ---------------------------------------------------------------- the table */
 
-static int kind_of_value(sl_value_t v, const char **decl) {
-    switch (v.type) {
-    case SL_T_INT: *decl = "BIGINT"; return K_INT;
-    case SL_T_DOUBLE: *decl = "DOUBLE"; return K_FLOAT;
-    case SL_T_BOOL: *decl = "BOOLEAN"; return K_BOOL;
-    case SL_T_ARRAY:
-    case SL_T_OBJECT: *decl = "JSON"; return K_JSON;
-    default: *decl = "TEXT"; return K_TEXT;
-    }
-}
-
-static void sanitize(char *out, size_t cap, const char *in) {
-    size_t j = 0;
-    if (!((in[0] >= 'A' && in[0] <= 'Z') || (in[0] >= 'a' && in[0] <= 'z') || in[0] == '_')) out[j++] = '_';
-    for (size_t i = 0; in[i] && j + 1 < cap && j < 64; i++) {
-        char ch = in[i];
-        out[j++] = ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) ? ch : '_';
-    }
-    out[j] = 0;
-}
-
 static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *err) {
     my_conf_t *c = sink->conf;
     my_state_t *st = sink->state;
     bool changed = !st->ready;
-    if (st->inferred) {
-        for (size_t i = 0; i < batch->n; i++) {
-            const sl_value_t *v = &batch->recs[i].value;
-            if (v->type != SL_T_OBJECT) continue;
-            for (size_t m = 0; m < v->len; m++) {
-                const char *field = v->u.o[m].key;
-                bool have = false;
-                for (size_t k = 0; k < st->ncols && !have; k++) have = strcmp(st->cols[k].field, field) == 0;
-                if (have) continue;
-                char name[72];
-                sanitize(name, sizeof name, field);
-                for (size_t k = 0; k < st->ncols; k++)
-                    if (strcasecmp(st->cols[k].name, name) == 0) { have = true; break; }
-                if (have) continue;
-                const char *decl;
-                int kind = kind_of_value(v->u.o[m].val, &decl);
-                add_col(st, c, name, field, kind, decl);
-                changed = true;
-            }
-        }
-        for (size_t i = 0; i < c->key.n; i++) {
-            bool have = false;
-            for (size_t k = 0; k < st->ncols; k++) have |= strcmp(st->cols[k].name, c->key.v[i]) == 0;
-            if (!have) add_col(st, c, c->key.v[i], c->key.v[i], K_TEXT, "TEXT"), changed = true;
-        }
-    }
-    if (!changed || st->ncols == 0) return 0;
+    if (sl_sql_columns_infer(&st->cols, batch, &c->key)) changed = true;
+    if (!changed || st->cols.n == 0) return 0;
     drop_stmts(st);  /* their column lists change */
     sl_buf_t sql = SL_BUF_INIT;
     char msg[600];
@@ -557,8 +418,8 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
     sl_buf_clear(&sql);
     if (e == E_OK && !exists) {
         sl_buf_printf(&sql, "CREATE TABLE IF NOT EXISTS `%s` (", c->table);
-        for (size_t k = 0; k < st->ncols; k++)
-            sl_buf_printf(&sql, "%s`%s` %s", k ? ", " : "", st->cols[k].name, st->cols[k].decl);
+        for (size_t k = 0; k < st->cols.n; k++)
+            sl_buf_printf(&sql, "%s`%s` %s", k ? ", " : "", st->cols.v[k].name, st->cols.v[k].decl);
         if (c->key.n) {
             sl_buf_puts(&sql, ", PRIMARY KEY (");
             for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s`%s`", i ? ", " : "", c->key.v[i]);
@@ -570,9 +431,9 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
         /* an existing table: add what is missing (and a unique index for the key when
          * it has no primary key) */
         sl_buf_printf(&sql, "ALTER TABLE `%s` ", c->table);
-        for (size_t k = 0; k < st->ncols; k++)
-            sl_buf_printf(&sql, "%sADD COLUMN IF NOT EXISTS `%s` %s", k ? ", " : "", st->cols[k].name,
-                          st->cols[k].decl);
+        for (size_t k = 0; k < st->cols.n; k++)
+            sl_buf_printf(&sql, "%sADD COLUMN IF NOT EXISTS `%s` %s", k ? ", " : "", st->cols.v[k].name,
+                          st->cols.v[k].decl);
         e = run(st, sql.data, msg, sizeof msg);
         if (e == E_OK && c->key.n && !has_pk) {
             sl_buf_clear(&sql);
@@ -590,65 +451,42 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
 
 /* ---------------------------------------------------------------- values */
 
-static void dt_ms(char *out, size_t cap, int64_t ms) {
-    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int frac = (int)(ms - secs * 1000);
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, cap, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-}
-
 /* Render v for a column into b; false for NULL (nothing written). */
 static bool render(sl_buf_t *b, int kind, sl_value_t v) {
     if (v.type == SL_T_NULL) return false;
-    if (kind == K_JSON) {
+    if (kind == SL_SQL_JSON) {
         sl_json_write(b, v);
         return true;
     }
     char tmp[96];
     switch (v.type) {
     case SL_T_BOOL:
-        if (kind == K_TEXT) sl_buf_puts(b, v.u.b ? "true" : "false");
+        if (kind == SL_SQL_TEXT) sl_buf_puts(b, v.u.b ? "true" : "false");
         else sl_buf_puts(b, v.u.b ? "1" : "0");
         break;
     case SL_T_INT:
-        if (kind == K_TS) {
-            dt_ms(tmp, sizeof tmp, v.u.i);
+        if (kind == SL_SQL_TS) {
+            sl_sql_datetime_ms(tmp, sizeof tmp, v.u.i);
             sl_buf_puts(b, tmp);
-        } else if (kind == K_BOOL) sl_buf_puts(b, v.u.i ? "1" : "0");
+        } else if (kind == SL_SQL_BOOL) sl_buf_puts(b, v.u.i ? "1" : "0");
         else sl_buf_printf(b, "%lld", (long long)v.u.i);
         break;
     case SL_T_DOUBLE:
-        if (kind == K_TS) {
-            dt_ms(tmp, sizeof tmp, (int64_t)floor(v.u.d));
+        if (kind == SL_SQL_TS) {
+            sl_sql_datetime_ms(tmp, sizeof tmp, (int64_t)floor(v.u.d));
             sl_buf_puts(b, tmp);
-        } else if (kind == K_BOOL) sl_buf_puts(b, v.u.d != 0 ? "1" : "0");
-        else if (kind == K_INT && v.u.d == floor(v.u.d) && fabs(v.u.d) < 9.3e18) sl_buf_printf(b, "%.0f", v.u.d);
-        else if (kind == K_NUMERIC) sl_buf_printf(b, "%.15g", v.u.d);  /* 47.2451, not 47.245100000000001 */
-        else if (kind == K_TEXT || isnan(v.u.d) || isinf(v.u.d)) sl_json_write(b, v);
+        } else if (kind == SL_SQL_BOOL) sl_buf_puts(b, v.u.d != 0 ? "1" : "0");
+        else if (kind == SL_SQL_INT && v.u.d == floor(v.u.d) && fabs(v.u.d) < 9.3e18)
+            sl_buf_printf(b, "%.0f", v.u.d);
+        else if (kind == SL_SQL_NUMERIC)
+            sl_buf_printf(b, "%.15g", v.u.d);  /* 47.2451, not 47.245100000000001 */
+        else if (kind == SL_SQL_TEXT || isnan(v.u.d) || isinf(v.u.d)) sl_json_write(b, v);
         else sl_buf_printf(b, "%.17g", v.u.d);
         break;
     case SL_T_STRING: sl_buf_append(b, v.u.s, v.len); break;
     default: sl_json_write(b, v); break;
     }
     return true;
-}
-
-static void add_reject(my_state_t *st, size_t row, const char *msg) {
-    if (st->nrej == st->rej_cap) {
-        st->rej_cap = st->rej_cap ? st->rej_cap * 2 : 16;
-        st->rej = realloc(st->rej, st->rej_cap * sizeof *st->rej);
-    }
-    st->rej[st->nrej].row = row;
-    st->rej[st->nrej].msg = strdup(msg);
-    st->nrej++;
-}
-
-static void clear_rejects(my_state_t *st) {
-    for (size_t i = 0; i < st->nrej; i++) free(st->rej[i].msg);
-    st->nrej = 0;
 }
 
 /* ---------------------------------------------------------------- statements */
@@ -658,11 +496,11 @@ static MYSQL_STMT *stmt_for(sl_sink_t *sink, size_t n, size_t per, char *msg, si
     my_state_t *st = sink->state;
     if (st->full && st->full_rows == n) return st->full;
     if (st->other && st->other_rows == n) return st->other;
-    size_t nc = st->ncols;
+    size_t nc = st->cols.n;
     sl_buf_t *sql = &st->sql;
     sl_buf_clear(sql);
     sl_buf_printf(sql, "INSERT INTO `%s` (", c->table);
-    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s`%s`", k ? ", " : "", st->cols[k].name);
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s`%s`", k ? ", " : "", st->cols.v[k].name);
     sl_buf_puts(sql, ") VALUES ");
     for (size_t r = 0; r < n; r++) {
         sl_buf_puts(sql, r ? ",(" : "(");
@@ -672,12 +510,13 @@ static MYSQL_STMT *stmt_for(sl_sink_t *sink, size_t n, size_t per, char *msg, si
     if (c->key.n) {
         size_t nset = 0;
         for (size_t k = 0; k < nc; k++) {
-            if (is_key(c, st->cols[k].name)) continue;
+            if (sl_sql_is_key(&c->key, st->cols.v[k].name)) continue;
             sl_buf_printf(sql, "%s`%s` = VALUES(`%s`)", nset++ ? ", " : " ON DUPLICATE KEY UPDATE ",
-                          st->cols[k].name, st->cols[k].name);
+                          st->cols.v[k].name, st->cols.v[k].name);
         }
         if (!nset)  /* only key columns: a repeat changes nothing */
-            sl_buf_printf(sql, " ON DUPLICATE KEY UPDATE `%s` = `%s`", st->cols[0].name, st->cols[0].name);
+            sl_buf_printf(sql, " ON DUPLICATE KEY UPDATE `%s` = `%s`", st->cols.v[0].name,
+                          st->cols.v[0].name);
     }
     MYSQL_STMT *s = mysql_stmt_init(st->db);
     if (!s || mysql_stmt_prepare(s, sql->data, (unsigned long)sql->len) != 0) {
@@ -708,7 +547,7 @@ static int exec_rows(sl_sink_t *sink, const size_t *rows, size_t n, size_t per, 
         if (e == E_RETRY) disconnect(st);
         return e;
     }
-    size_t nc = st->ncols, np = n * nc;
+    size_t nc = st->cols.n, np = n * nc;
     if (np > st->binds_cap) {
         st->binds_cap = np;
         st->binds = realloc(st->binds, np * sizeof *st->binds);
@@ -753,7 +592,7 @@ static int write_bisect(sl_sink_t *sink, const size_t *rows, size_t n, size_t pe
     if (n == 1) {
         char why[700];
         snprintf(why, sizeof why, "mysql rejected the row: %s", msg);
-        add_reject(st, rows[0], why);
+        sl_sql_rejects_add(&st->rej, rows[0], why);
         return E_OK;
     }
     e = write_bisect(sink, rows, n / 2, per, msg, cap);
@@ -762,13 +601,6 @@ static int write_bisect(sl_sink_t *sink, const size_t *rows, size_t n, size_t pe
 }
 
 /* ---------------------------------------------------------------- offsets */
-
-static void free_held(my_state_t *st) {
-    for (size_t i = 0; i < st->nheld; i++) free(st->held[i].topic);
-    free(st->held);
-    st->held = NULL;
-    st->nheld = 0;
-}
 
 static int read_offsets(my_state_t *st, sl_offsets_t *out, sl_error_t *err) {
     memset(out, 0, sizeof *out);
@@ -866,7 +698,7 @@ static int write_offsets(my_state_t *st, const sl_offsets_t *upto, char *msg, si
 static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
     my_conf_t *c = sink->conf;
     my_state_t *st = sink->state;
-    clear_rejects(st);
+    sl_sql_rejects_clear(&st->rej);
     int rc = do_connect(sink, err);
     if (rc) return rc;
     if (st->recheck) {  /* invariant 4 */
@@ -876,22 +708,14 @@ static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
             st->recheck = true;
             return rc;
         }
-        free_held(st);
-        st->held = calloc(h.n ? h.n : 1, sizeof *st->held);
-        for (size_t i = 0; i < h.n; i++) {
-            st->held[i].topic = (char *)h.v[i].topic;
-            st->held[i].part = h.v[i].partition;
-            st->held[i].next = h.v[i].offset;
-        }
-        st->nheld = h.n;
-        free(h.v);
+        sl_sql_held_set(&st->held, &h);
     }
     rc = prepare_table(sink, batch, err);
     if (rc) {
         st->recheck = true;
         return rc;
     }
-    size_t nc = st->ncols;
+    size_t nc = st->cols.n;
     size_t *rows = malloc((batch->n ? batch->n : 1) * sizeof *rows);
     size_t nrows = 0;
     if (batch->n * (nc ? nc : 1) > st->vcap) {
@@ -903,25 +727,21 @@ static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     for (size_t i = 0; i < batch->n; i++) {
         const sl_record_t *rec = &batch->recs[i];
         if (rec->value.type == SL_T_NULL) continue;
-        bool held = false;
-        for (size_t h = 0; h < st->nheld && !held; h++)
-            held = st->held[h].part == rec->partition && rec->topic && strcmp(st->held[h].topic, rec->topic) == 0 &&
-                   rec->offset >= 0 && rec->offset < st->held[h].next;
-        if (held) continue;
+        if (sl_sql_held_covers(&st->held, rec)) continue;
         if (rec->value.type != SL_T_OBJECT) {
             char why[96];
             snprintf(why, sizeof why, "a row needs an object, got %s", sl_type_name((sl_type_t)rec->value.type));
-            add_reject(st, i, why);
+            sl_sql_rejects_add(&st->rej, i, why);
             continue;
         }
         if (!nc) {
-            add_reject(st, i, "no columns to write");
+            sl_sql_rejects_add(&st->rej, i, "no columns to write");
             continue;
         }
         for (size_t k = 0; k < nc; k++) {
-            const sl_value_t *v = sl_value_get(&rec->value, st->cols[k].field, strlen(st->cols[k].field));
+            const sl_value_t *v = sl_value_get(&rec->value, st->cols.v[k].field, strlen(st->cols.v[k].field));
             size_t at = st->vals.len;
-            bool set = render(&st->vals, st->cols[k].kind, v ? *v : sl_null());
+            bool set = render(&st->vals, st->cols.v[k].kind, v ? *v : sl_null());
             st->voff[i * nc + k] = set ? at : SIZE_MAX;
             st->vlen[i * nc + k] = st->vals.len - at;
         }
@@ -956,14 +776,13 @@ static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     if (e != E_OK) {
         if (st->db) mysql_rollback(st->db);
         st->recheck = true;
-        clear_rejects(st);
-        if (st->inferred) st->ready = false;
+        sl_sql_rejects_clear(&st->rej);
+        if (st->cols.inferred) st->ready = false;
         return fail(st, err, e == E_DATA ? E_FATAL : e, msg);
     }
-    for (size_t i = 0; i < st->nrej; i++) sl_sink_reject(sink, &batch->recs[st->rej[i].row], "%s", st->rej[i].msg);
-    clear_rejects(st);
+    sl_sql_rejects_report(&st->rej, sink, batch);
     if (st->recheck) {
-        free_held(st);
+        sl_sql_held_free(&st->held);
         st->recheck = false;
     }
     return 0;
@@ -986,25 +805,20 @@ static void my_free(sl_sink_t *sink) {
     my_state_t *st = sink->state;
     if (!st) return;
     my_close(sink);
-    for (size_t k = 0; k < st->ncols; k++) {
-        free(st->cols[k].name);
-        free(st->cols[k].field);
-    }
-    free(st->cols);
+    sl_sql_columns_free(&st->cols);
     free(st->group);
     free(st->host);
     free(st->user);
     free(st->password);
     free(st->database);
     free(st->socket);
-    free_held(st);
+    sl_sql_held_free(&st->held);
     sl_buf_free(&st->vals);
     sl_buf_free(&st->sql);
     free(st->voff);
     free(st->vlen);
     free(st->binds);
-    clear_rejects(st);
-    free(st->rej);
+    sl_sql_rejects_free(&st->rej);
     free(st);
     sink->state = NULL;
 }

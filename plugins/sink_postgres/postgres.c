@@ -40,10 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "sluice/json.h"
 #include "sluice/plugin.h"
+#include "../../src/sql_common.h"
 
 typedef struct pg_conf {
     char *dsn;
@@ -74,39 +74,15 @@ static const sl_config_map_t pg_map[] = {
      "give up a connection attempt after this long (then retried with backoff)"},
     SL_CONFIG_END};
 
-/* How a value is rendered for a column (the SQL type is in column_t.decl). */
-enum { K_TEXT, K_INT, K_FLOAT, K_NUMERIC, K_BOOL, K_TS, K_JSON };
-
-typedef struct column {
-    char *name;      /* SQL column */
-    char *field;     /* record field (top level) */
-    int kind;
-    char decl[48];   /* SQL type */
-} column_t;
-
-typedef struct reject {
-    size_t row;      /* index in the batch */
-    char *msg;
-} reject_t;
-
-typedef struct held {
-    char *topic;
-    int part;
-    int64_t next;
-} held_t;
-
 typedef struct pg_state {
-    column_t *cols;
-    size_t ncols;
-    bool inferred;
+    sl_sql_columns_t cols;
     char *group;      /* offsets key: job:table */
     char *qtable;     /* "schema"."table" or "table" */
     char *qoffsets;   /* "schema".sluice_offsets or sluice_offsets */
     PGconn *conn;
     bool ready;       /* table checked/created on this connection */
     bool recheck;     /* a write failed: re-read the offsets the database holds */
-    held_t *held;
-    size_t nheld;
+    sl_offsets_t held;        /* what the database holds (after a failed write) */
     /* per write (reused) */
     sl_buf_t vals;            /* rendered values, NUL-separated */
     ptrdiff_t *voff;          /* [row * ncols + k] offset into vals, -1 = NULL */
@@ -118,128 +94,67 @@ typedef struct pg_state {
     sl_buf_t sql;
     sl_buf_t copybuf;         /* COPY data */
     bool stage_ready;         /* the temp staging table exists on this connection */
-    reject_t *rej;
-    size_t nrej, rej_cap;
+    sl_sql_rejects_t rej;
 } pg_state_t;
 
-static const struct { const char *name; int kind; const char *decl; } types[] = {
-    {"text", K_TEXT, "TEXT"},          {"string", K_TEXT, "TEXT"},
-    {"int", K_INT, "INTEGER"},         {"integer", K_INT, "INTEGER"},
-    {"bigint", K_INT, "BIGINT"},       {"smallint", K_INT, "SMALLINT"},
-    {"double", K_FLOAT, "DOUBLE PRECISION"}, {"float", K_FLOAT, "DOUBLE PRECISION"},
-    {"real", K_FLOAT, "REAL"},         {"bool", K_BOOL, "BOOLEAN"},
-    {"boolean", K_BOOL, "BOOLEAN"},    {"timestamp", K_TS, "TIMESTAMP"},
-    {"timestamptz", K_TS, "TIMESTAMPTZ"}, {"json", K_JSON, "JSON"},
-    {"jsonb", K_JSON, "JSONB"},        {"uuid", K_TEXT, "UUID"},
+static const sl_sql_type_t types[] = {
+    {"text", SL_SQL_TEXT, "TEXT"},          {"string", SL_SQL_TEXT, "TEXT"},
+    {"int", SL_SQL_INT, "INTEGER"},         {"integer", SL_SQL_INT, "INTEGER"},
+    {"bigint", SL_SQL_INT, "BIGINT"},       {"smallint", SL_SQL_INT, "SMALLINT"},
+    {"double", SL_SQL_FLOAT, "DOUBLE PRECISION"}, {"float", SL_SQL_FLOAT, "DOUBLE PRECISION"},
+    {"real", SL_SQL_FLOAT, "REAL"},         {"bool", SL_SQL_BOOL, "BOOLEAN"},
+    {"boolean", SL_SQL_BOOL, "BOOLEAN"},    {"timestamp", SL_SQL_TS, "TIMESTAMP"},
+    {"timestamptz", SL_SQL_TS, "TIMESTAMPTZ"}, {"json", SL_SQL_JSON, "JSON"},
+    {"jsonb", SL_SQL_JSON, "JSONB"},        {"uuid", SL_SQL_TEXT, "UUID"},
     {NULL, 0, NULL}};
 
-static bool ident_ok(const char *s) {
-    if (!s || !*s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_')) return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return false;
-    return strlen(s) <= 63;
-}
-
-/* "decimal(9,6)" / "numeric(12)" / "numeric" -> NUMERIC(p,s); false when malformed. */
-static bool parse_numeric(const char *s, char *decl, size_t cap) {
+/* "decimal(9,6)" / "numeric(12)" / "numeric" -> NUMERIC(p,s); -1 when malformed. */
+static int parse_numeric(const char *s, char *decl, size_t cap) {
     size_t n = strncasecmp(s, "decimal", 7) == 0 ? 7 : strncasecmp(s, "numeric", 7) == 0 ? 7 : 0;
-    if (!n) return false;
+    if (!n) return -1;
     s += n;
-    if (!*s) return snprintf(decl, cap, "NUMERIC"), true;
+    if (!*s) return snprintf(decl, cap, "NUMERIC"), SL_SQL_NUMERIC;
     int p = 0, sc = 0, used = 0;
     if (sscanf(s, " ( %d , %d ) %n", &p, &sc, &used) == 2 && s[used] == 0 && p >= 1 && p <= 1000 && sc >= 0 &&
         sc <= p)
-        return snprintf(decl, cap, "NUMERIC(%d,%d)", p, sc), true;
+        return snprintf(decl, cap, "NUMERIC(%d,%d)", p, sc), SL_SQL_NUMERIC;
     used = 0;
     if (sscanf(s, " ( %d ) %n", &p, &used) == 1 && s[used] == 0 && p >= 1 && p <= 1000)
-        return snprintf(decl, cap, "NUMERIC(%d)", p), true;
-    return false;
+        return snprintf(decl, cap, "NUMERIC(%d)", p), SL_SQL_NUMERIC;
+    return -1;
 }
 
-static void diag(sl_init_ctx_t *ctx, const sl_cnode_t *n, const char *fmt, const char *a) {
-    if (!n) n = ctx->node;
-    char msg[512];
-    snprintf(msg, sizeof msg, fmt, a);
-    sl_diags_add(ctx->diags, n->file, n->line, n->col, "%s: %s", ctx->what, msg);
-}
-
-static void add_col(pg_state_t *st, const char *name, const char *field, int kind, const char *decl) {
-    st->cols = realloc(st->cols, (st->ncols + 1) * sizeof *st->cols);
-    column_t *c = &st->cols[st->ncols++];
-    c->name = strdup(name);
-    c->field = strdup(field);
-    c->kind = kind;
-    snprintf(c->decl, sizeof c->decl, "%s", decl);
-}
+static const sl_sql_dialect_t dialect = {
+    .types = types,
+    .type_list = "text int bigint smallint double float real bool timestamp timestamptz json jsonb uuid "
+                 "decimal(p,s)",
+    .parse_type = parse_numeric,
+    .ident_max = 63,
+    .infer_max = 63,
+    .infer_decl = {[SL_SQL_TEXT] = "TEXT", [SL_SQL_INT] = "BIGINT", [SL_SQL_FLOAT] = "DOUBLE PRECISION",
+                   [SL_SQL_BOOL] = "BOOLEAN", [SL_SQL_JSON] = "JSONB"},
+};
 
 static int pg_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
     pg_conf_t *c = sink->conf;
     pg_state_t *st = calloc(1, sizeof *st);
     sink->state = st;
     int bad = 0;
-    if (c->table && !ident_ok(c->table)) {
-        diag(ctx, sl_cnode_get(ctx->node, "table"), "invalid table name '%s' (letters, digits, _; at most 63)",
-             c->table);
+    if (c->table && !sl_sql_ident_ok(c->table, dialect.ident_max)) {
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, "table"),
+                    "invalid table name '%s' (letters, digits, _; at most 63)", c->table);
         bad = -1;
     }
-    if (c->schema && !ident_ok(c->schema)) {
-        diag(ctx, sl_cnode_get(ctx->node, "schema"), "invalid schema name '%s' (letters, digits, _)", c->schema);
+    if (c->schema && !sl_sql_ident_ok(c->schema, dialect.ident_max)) {
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, "schema"), "invalid schema name '%s' (letters, digits, _)",
+                    c->schema);
         bad = -1;
     }
     if (c->batch < 1) {
-        diag(ctx, sl_cnode_get(ctx->node, "batch"), "'batch' must be at least 1%s", "");
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, "batch"), "'batch' must be at least 1");
         bad = -1;
     }
-    for (size_t i = 0; i < c->key.n; i++)
-        if (!ident_ok(c->key.v[i])) {
-            diag(ctx, sl_cnode_get(ctx->node, "key"), "invalid key column '%s'", c->key.v[i]);
-            bad = -1;
-        }
-    if (c->columns) {
-        if (c->columns->kind != SL_CNODE_MAP) {
-            diag(ctx, c->columns, "'columns' must be a mapping of column: type%s", "");
-            return -1;
-        }
-        for (size_t i = 0; i < c->columns->n; i++) {
-            const sl_cnode_t *k = c->columns->pairs[i].key, *v = c->columns->pairs[i].val;
-            if (!ident_ok(k->str)) {
-                diag(ctx, k, "invalid column name '%s' (letters, digits, _)", k->str);
-                bad = -1;
-                continue;
-            }
-            int kind = -1;
-            char decl[48] = "";
-            if (v->kind == SL_CNODE_SCALAR) {
-                for (size_t t = 0; types[t].name; t++)
-                    if (strcasecmp(types[t].name, v->str) == 0) {
-                        kind = types[t].kind;
-                        snprintf(decl, sizeof decl, "%s", types[t].decl);
-                    }
-                if (kind < 0 && parse_numeric(v->str, decl, sizeof decl)) kind = K_NUMERIC;
-            }
-            if (kind < 0) {
-                diag(ctx, v,
-                     "unknown column type '%s' (text int bigint smallint double float real bool timestamp "
-                     "timestamptz json jsonb uuid decimal(p,s))",
-                     v->kind == SL_CNODE_SCALAR ? v->str : "?");
-                bad = -1;
-                continue;
-            }
-            add_col(st, k->str, k->str, kind, decl);
-        }
-        for (size_t i = 0; i < c->key.n; i++) {
-            bool found = false;
-            for (size_t k = 0; k < st->ncols; k++)
-                if (strcmp(st->cols[k].name, c->key.v[i]) == 0) found = true;
-            if (!found && ident_ok(c->key.v[i])) {
-                diag(ctx, sl_cnode_get(ctx->node, "key"), "key column '%s' is not in 'columns'", c->key.v[i]);
-                bad = -1;
-            }
-        }
-    } else {
-        st->inferred = true;
-    }
+    if (sl_sql_columns_parse(&st->cols, ctx, c->columns, &c->key, &dialect)) bad = -1;
     return bad;
 }
 
@@ -346,9 +261,7 @@ static int pg_open(sl_sink_t *sink, sl_error_t *err) {
     free(st->group);
     free(st->qtable);
     free(st->qoffsets);
-    size_t gl = strlen(sink->job) + strlen(c->table) + 2;
-    st->group = malloc(gl);
-    snprintf(st->group, gl, "%s:%s", sink->job, c->table);
+    st->group = sl_sql_offsets_group(sink->job, c->table);
     size_t ql = strlen(c->table) + (c->schema ? strlen(c->schema) : 0) + 32;
     st->qtable = malloc(ql);
     st->qoffsets = malloc(ql);
@@ -365,59 +278,13 @@ static int pg_open(sl_sink_t *sink, sl_error_t *err) {
 
 /* ---------------------------------------------------------------- the table */
 
-static int kind_of_value(sl_value_t v, const char **decl) {
-    switch (v.type) {
-    case SL_T_INT: *decl = "BIGINT"; return K_INT;
-    case SL_T_DOUBLE: *decl = "DOUBLE PRECISION"; return K_FLOAT;
-    case SL_T_BOOL: *decl = "BOOLEAN"; return K_BOOL;
-    case SL_T_ARRAY:
-    case SL_T_OBJECT: *decl = "JSONB"; return K_JSON;
-    default: *decl = "TEXT"; return K_TEXT;
-    }
-}
-
-static void sanitize(char *out, size_t cap, const char *in) {
-    size_t j = 0;
-    if (!((in[0] >= 'A' && in[0] <= 'Z') || (in[0] >= 'a' && in[0] <= 'z') || in[0] == '_')) out[j++] = '_';
-    for (size_t i = 0; in[i] && j + 1 < cap && j < 63; i++) {
-        char ch = in[i];
-        out[j++] = ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) ? ch : '_';
-    }
-    out[j] = 0;
-}
-
 /* Make sure the table exists with every column (inferred mode: add new fields). */
 static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *err) {
     pg_conf_t *c = sink->conf;
     pg_state_t *st = sink->state;
     bool changed = !st->ready;
-    if (st->inferred) {
-        for (size_t i = 0; i < batch->n; i++) {
-            const sl_value_t *v = &batch->recs[i].value;
-            if (v->type != SL_T_OBJECT) continue;
-            for (size_t m = 0; m < v->len; m++) {
-                const char *field = v->u.o[m].key;
-                bool have = false;
-                for (size_t k = 0; k < st->ncols && !have; k++) have = strcmp(st->cols[k].field, field) == 0;
-                if (have) continue;
-                char name[72];
-                sanitize(name, sizeof name, field);
-                for (size_t k = 0; k < st->ncols; k++)
-                    if (strcmp(st->cols[k].name, name) == 0) { have = true; break; }
-                if (have) continue;
-                const char *decl;
-                int kind = kind_of_value(v->u.o[m].val, &decl);
-                add_col(st, name, field, kind, decl);
-                changed = true;
-            }
-        }
-        for (size_t i = 0; i < c->key.n; i++) {
-            bool have = false;
-            for (size_t k = 0; k < st->ncols; k++) have |= strcmp(st->cols[k].name, c->key.v[i]) == 0;
-            if (!have) add_col(st, c->key.v[i], c->key.v[i], K_TEXT, "TEXT"), changed = true;
-        }
-    }
-    if (!changed || st->ncols == 0) return 0;
+    if (sl_sql_columns_infer(&st->cols, batch, &c->key)) changed = true;
+    if (!changed || st->cols.n == 0) return 0;
     st->stage_ready = false;  /* its columns follow the table's */
     int rc = exec_sql(st, "BEGIN; SELECT pg_advisory_xact_lock(7302615, 1)", err);
     if (rc) return rc;
@@ -440,8 +307,8 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
     sl_buf_t sql = SL_BUF_INIT;
     if (rc == 0 && !exists) {
         sl_buf_printf(&sql, "CREATE TABLE IF NOT EXISTS %s (", st->qtable);
-        for (size_t k = 0; k < st->ncols; k++)
-            sl_buf_printf(&sql, "%s\"%s\" %s", k ? ", " : "", st->cols[k].name, st->cols[k].decl);
+        for (size_t k = 0; k < st->cols.n; k++)
+            sl_buf_printf(&sql, "%s\"%s\" %s", k ? ", " : "", st->cols.v[k].name, st->cols.v[k].decl);
         if (c->key.n) {
             sl_buf_puts(&sql, ", PRIMARY KEY (");
             for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
@@ -452,9 +319,9 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
         /* an existing table: add what is missing (and a unique index for the key when
          * it has no primary key; one that differs from `key` fails at the first insert) */
         sl_buf_printf(&sql, "ALTER TABLE %s ", st->qtable);
-        for (size_t k = 0; k < st->ncols; k++)
-            sl_buf_printf(&sql, "%sADD COLUMN IF NOT EXISTS \"%s\" %s", k ? ", " : "", st->cols[k].name,
-                          st->cols[k].decl);
+        for (size_t k = 0; k < st->cols.n; k++)
+            sl_buf_printf(&sql, "%sADD COLUMN IF NOT EXISTS \"%s\" %s", k ? ", " : "", st->cols.v[k].name,
+                          st->cols.v[k].decl);
         sl_buf_puts(&sql, "; ");
         if (c->key.n && !has_pk) {
             sl_buf_printf(&sql, "CREATE UNIQUE INDEX IF NOT EXISTS \"sluice_%.40s_key\" ON %s (", c->table,
@@ -475,16 +342,6 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
 
 /* ---------------------------------------------------------------- values */
 
-static void iso_ms(char *out, size_t cap, int64_t ms) {
-    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int frac = (int)(ms - secs * 1000);
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-}
-
 static void put_double(sl_buf_t *b, double d) {
     if (isnan(d)) sl_buf_puts(b, "NaN");
     else if (isinf(d)) sl_buf_puts(b, d > 0 ? "Infinity" : "-Infinity");
@@ -495,31 +352,31 @@ static void put_double(sl_buf_t *b, double d) {
  * written), or sets *why when the value cannot be sent at all. */
 static bool render(sl_buf_t *b, int kind, sl_value_t v, const char **why) {
     if (v.type == SL_T_NULL) return false;
-    if (kind == K_JSON) {
+    if (kind == SL_SQL_JSON) {
         sl_json_write(b, v);
     } else {
         switch (v.type) {
         case SL_T_BOOL:
-            if (kind == K_BOOL || kind == K_TEXT) sl_buf_puts(b, v.u.b ? "true" : "false");
+            if (kind == SL_SQL_BOOL || kind == SL_SQL_TEXT) sl_buf_puts(b, v.u.b ? "true" : "false");
             else sl_buf_puts(b, v.u.b ? "1" : "0");
             break;
         case SL_T_INT:
-            if (kind == K_TS) {
+            if (kind == SL_SQL_TS) {
                 char iso[96];
-                iso_ms(iso, sizeof iso, v.u.i);
+                sl_sql_iso_ms(iso, sizeof iso, v.u.i);
                 sl_buf_puts(b, iso);
-            } else if (kind == K_BOOL) sl_buf_puts(b, v.u.i ? "true" : "false");
+            } else if (kind == SL_SQL_BOOL) sl_buf_puts(b, v.u.i ? "true" : "false");
             else sl_buf_printf(b, "%lld", (long long)v.u.i);
             break;
         case SL_T_DOUBLE:
-            if (kind == K_TS) {
+            if (kind == SL_SQL_TS) {
                 char iso[96];
-                iso_ms(iso, sizeof iso, (int64_t)floor(v.u.d));
+                sl_sql_iso_ms(iso, sizeof iso, (int64_t)floor(v.u.d));
                 sl_buf_puts(b, iso);
-            } else if (kind == K_BOOL) sl_buf_puts(b, v.u.d != 0 ? "true" : "false");
-            else if (kind == K_INT && v.u.d == floor(v.u.d) && fabs(v.u.d) < 9.3e18)
+            } else if (kind == SL_SQL_BOOL) sl_buf_puts(b, v.u.d != 0 ? "true" : "false");
+            else if (kind == SL_SQL_INT && v.u.d == floor(v.u.d) && fabs(v.u.d) < 9.3e18)
                 sl_buf_printf(b, "%.0f", v.u.d);
-            else if (kind == K_TEXT) sl_json_write(b, v);
+            else if (kind == SL_SQL_TEXT) sl_json_write(b, v);
             else put_double(b, v.u.d);
             break;
         case SL_T_STRING:
@@ -542,21 +399,6 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
-static void add_reject(pg_state_t *st, size_t row, const char *msg) {
-    if (st->nrej == st->rej_cap) {
-        st->rej_cap = st->rej_cap ? st->rej_cap * 2 : 16;
-        st->rej = realloc(st->rej, st->rej_cap * sizeof *st->rej);
-    }
-    st->rej[st->nrej].row = row;
-    st->rej[st->nrej].msg = strdup(msg);
-    st->nrej++;
-}
-
-static void clear_rejects(pg_state_t *st) {
-    for (size_t i = 0; i < st->nrej; i++) free(st->rej[i].msg);
-    st->nrej = 0;
-}
-
 /* ---------------------------------------------------------------- statements */
 
 static int simple(pg_state_t *st, const char *sql, char *msg, size_t cap);
@@ -570,12 +412,10 @@ static void on_conflict(sl_sink_t *sink, sl_buf_t *sql) {
     for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
     sl_buf_puts(sql, ") DO ");
     size_t nset = 0;
-    for (size_t k = 0; k < st->ncols; k++) {
-        bool is_key = false;
-        for (size_t i = 0; i < c->key.n; i++) is_key |= strcmp(c->key.v[i], st->cols[k].name) == 0;
-        if (is_key) continue;
-        sl_buf_printf(sql, "%s\"%s\" = EXCLUDED.\"%s\"", nset++ ? ", " : "UPDATE SET ", st->cols[k].name,
-                      st->cols[k].name);
+    for (size_t k = 0; k < st->cols.n; k++) {
+        if (sl_sql_is_key(&c->key, st->cols.v[k].name)) continue;
+        sl_buf_printf(sql, "%s\"%s\" = EXCLUDED.\"%s\"", nset++ ? ", " : "UPDATE SET ", st->cols.v[k].name,
+                      st->cols.v[k].name);
     }
     if (!nset) sl_buf_puts(sql, "NOTHING");
 }
@@ -600,13 +440,13 @@ static void copy_escape(sl_buf_t *b, const char *s) {
 static int copy_rows(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, size_t cap) {
     pg_conf_t *c = sink->conf;
     pg_state_t *st = sink->state;
-    size_t nc = st->ncols;
+    size_t nc = st->cols.n;
     sl_buf_t *sql = &st->sql;
     sl_buf_clear(sql);
     if (c->key.n && !st->stage_ready) {
         sl_buf_printf(sql, "DROP TABLE IF EXISTS pg_temp.sluice_stage; CREATE TEMP TABLE sluice_stage (");
         for (size_t k = 0; k < nc; k++)
-            sl_buf_printf(sql, "\"%s\" %s, ", st->cols[k].name, st->cols[k].decl);
+            sl_buf_printf(sql, "\"%s\" %s, ", st->cols.v[k].name, st->cols.v[k].decl);
         sl_buf_puts(sql, "sluice_row integer) ON COMMIT DELETE ROWS");
         int e = simple(st, sql->data, msg, cap);
         if (e != E_OK) return e == E_DATA ? E_FATAL : e;
@@ -614,7 +454,7 @@ static int copy_rows(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, s
         sl_buf_clear(sql);
     }
     sl_buf_printf(sql, "COPY %s (", c->key.n ? "sluice_stage" : st->qtable);
-    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols.v[k].name);
     sl_buf_puts(sql, c->key.n ? ", sluice_row) FROM STDIN" : ") FROM STDIN");
     PGresult *res = PQexec(st->conn, sql->data);
     if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
@@ -660,11 +500,11 @@ static int copy_rows(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, s
     if (!c->key.n) return E_OK;
     sl_buf_clear(sql);
     sl_buf_printf(sql, "INSERT INTO %s (", st->qtable);
-    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols.v[k].name);
     sl_buf_puts(sql, ") SELECT DISTINCT ON (");
     for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
     sl_buf_puts(sql, ") ");
-    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols.v[k].name);
     sl_buf_puts(sql, " FROM sluice_stage ORDER BY ");
     for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(sql, "\"%s\", ", c->key.v[i]);
     sl_buf_puts(sql, "sluice_row DESC");
@@ -676,11 +516,11 @@ static int copy_rows(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, s
  * in msg (for a single row's rejection). */
 static int exec_rows(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, size_t msg_cap) {
     pg_state_t *st = sink->state;
-    size_t nc = st->ncols;
+    size_t nc = st->cols.n;
     sl_buf_t *sql = &st->sql;
     sl_buf_clear(sql);
     sl_buf_printf(sql, "INSERT INTO %s (", st->qtable);
-    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+    for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols.v[k].name);
     sl_buf_puts(sql, ") VALUES ");
     size_t p = 1;
     for (size_t r = 0; r < n; r++) {
@@ -737,7 +577,7 @@ static int write_bisect(sl_sink_t *sink, const size_t *rows, size_t n, char *msg
     if (n == 1) {
         char why[700];
         snprintf(why, sizeof why, "postgres rejected the row: %s", msg);
-        add_reject(st, rows[0], why);
+        sl_sql_rejects_add(&st->rej, rows[0], why);
         return E_OK;
     }
     e = write_bisect(sink, rows, n / 2, msg, cap);
@@ -746,13 +586,6 @@ static int write_bisect(sl_sink_t *sink, const size_t *rows, size_t n, char *msg
 }
 
 /* ---------------------------------------------------------------- offsets */
-
-static void free_held(pg_state_t *st) {
-    for (size_t i = 0; i < st->nheld; i++) free(st->held[i].topic);
-    free(st->held);
-    st->held = NULL;
-    st->nheld = 0;
-}
 
 static int read_offsets(pg_state_t *st, sl_offsets_t *out, sl_error_t *err) {
     memset(out, 0, sizeof *out);
@@ -817,23 +650,17 @@ static void push_seg(size_t **seg, size_t *n, size_t *cap, size_t start) {
     (*seg)[(*n)++] = start;
 }
 
-static bool is_key(const pg_conf_t *c, const char *col) {
-    for (size_t q = 0; q < c->key.n; q++)
-        if (strcmp(c->key.v[q], col) == 0) return true;
-    return false;
-}
-
 /* Is row i's key already among the rows in slot[] (the current statement)? */
 static bool find_key(const pg_state_t *st, const pg_conf_t *c, const size_t *slot, size_t hcap, const size_t *rows,
                      size_t i) {
-    size_t nc = st->ncols;
+    size_t nc = st->cols.n;
     uint64_t h = st->khash[i];
     for (size_t s = (size_t)h & (hcap - 1); slot[s]; s = (s + 1) & (hcap - 1)) {
         size_t o = rows[slot[s] - 1];
         if (st->khash[o] != h) continue;
         bool same = true;
         for (size_t k = 0; k < nc && same; k++) {
-            if (!is_key(c, st->cols[k].name)) continue;
+            if (!sl_sql_is_key(&c->key, st->cols.v[k].name)) continue;
             ptrdiff_t a = st->voff[o * nc + k], b = st->voff[i * nc + k];
             same = (a < 0 && b < 0) || (a >= 0 && b >= 0 && strcmp(st->vals.data + a, st->vals.data + b) == 0);
         }
@@ -845,7 +672,7 @@ static bool find_key(const pg_state_t *st, const pg_conf_t *c, const size_t *slo
 static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
     pg_conf_t *c = sink->conf;
     pg_state_t *st = sink->state;
-    clear_rejects(st);
+    sl_sql_rejects_clear(&st->rej);
     int rc = do_connect(sink, err);
     if (rc) {
         st->recheck = true;
@@ -855,22 +682,14 @@ static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
         sl_offsets_t h;
         rc = read_offsets(st, &h, err);
         if (rc) return rc;
-        free_held(st);
-        st->held = calloc(h.n ? h.n : 1, sizeof *st->held);
-        for (size_t i = 0; i < h.n; i++) {
-            st->held[i].topic = (char *)h.v[i].topic;
-            st->held[i].part = h.v[i].partition;
-            st->held[i].next = h.v[i].offset;
-        }
-        st->nheld = h.n;
-        free(h.v);
+        sl_sql_held_set(&st->held, &h);
     }
     rc = prepare_table(sink, batch, err);
     if (rc) {
         st->recheck = true;
         return rc;
     }
-    size_t nc = st->ncols;
+    size_t nc = st->cols.n;
     /* render every row's values once */
     size_t *rows = malloc((batch->n ? batch->n : 1) * sizeof *rows);
     size_t nrows = 0;
@@ -886,36 +705,32 @@ static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     for (size_t i = 0; i < batch->n; i++) {
         const sl_record_t *rec = &batch->recs[i];
         if (rec->value.type == SL_T_NULL) continue;
-        bool held = false;
-        for (size_t h = 0; h < st->nheld && !held; h++)
-            held = st->held[h].part == rec->partition && rec->topic && strcmp(st->held[h].topic, rec->topic) == 0 &&
-                   rec->offset >= 0 && rec->offset < st->held[h].next;
-        if (held) continue;
+        if (sl_sql_held_covers(&st->held, rec)) continue;
         if (rec->value.type != SL_T_OBJECT) {
             char why[96];
             snprintf(why, sizeof why, "a row needs an object, got %s", sl_type_name((sl_type_t)rec->value.type));
-            add_reject(st, i, why);
+            sl_sql_rejects_add(&st->rej, i, why);
             continue;
         }
         if (!nc) {
-            add_reject(st, i, "no columns to write");
+            sl_sql_rejects_add(&st->rej, i, "no columns to write");
             continue;
         }
         size_t mark = st->vals.len;
         const char *why = NULL;
         uint64_t kh = 1469598103934665603ULL;
         for (size_t k = 0; k < nc && !why; k++) {
-            const sl_value_t *v = sl_value_get(&rec->value, st->cols[k].field, strlen(st->cols[k].field));
+            const sl_value_t *v = sl_value_get(&rec->value, st->cols.v[k].field, strlen(st->cols.v[k].field));
             size_t at = st->vals.len;
-            bool set = render(&st->vals, st->cols[k].kind, v ? *v : sl_null(), &why);
+            bool set = render(&st->vals, st->cols.v[k].kind, v ? *v : sl_null(), &why);
             st->voff[i * nc + k] = set ? (ptrdiff_t)at : -1;
             for (size_t q = 0; q < c->key.n; q++)
-                if (strcmp(c->key.v[q], st->cols[k].name) == 0)
+                if (strcmp(c->key.v[q], st->cols.v[k].name) == 0)
                     kh = set ? fnv(kh, st->vals.data + at, st->vals.len - at) : fnv(kh, "\xff", 1);
         }
         if (why) {
             st->vals.len = mark;
-            add_reject(st, i, why);
+            sl_sql_rejects_add(&st->rej, i, why);
             continue;
         }
         st->khash[i] = kh;
@@ -985,15 +800,14 @@ static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
         if (st->conn && PQstatus(st->conn) == CONNECTION_OK) PQclear(PQexec(st->conn, "ROLLBACK"));
         else disconnect(st);
         st->recheck = true;
-        clear_rejects(st);
-        if (st->inferred) st->ready = false;
+        sl_sql_rejects_clear(&st->rej);
+        if (st->cols.inferred) st->ready = false;
         return sl_error_set(err, e == E_RETRY ? SL_RETRY : SL_FATAL, "postgres: %s", msg);
     }
     /* committed: only now report the rejected rows (invariant 3) */
-    for (size_t i = 0; i < st->nrej; i++) sl_sink_reject(sink, &batch->recs[st->rej[i].row], "%s", st->rej[i].msg);
-    clear_rejects(st);
+    sl_sql_rejects_report(&st->rej, sink, batch);
     if (st->recheck) {
-        free_held(st);
+        sl_sql_held_free(&st->held);
         st->recheck = false;
     }
     return 0;
@@ -1016,23 +830,18 @@ static void pg_free(sl_sink_t *sink) {
     pg_state_t *st = sink->state;
     if (!st) return;
     pg_close(sink);
-    for (size_t k = 0; k < st->ncols; k++) {
-        free(st->cols[k].name);
-        free(st->cols[k].field);
-    }
-    free(st->cols);
+    sl_sql_columns_free(&st->cols);
     free(st->group);
     free(st->qtable);
     free(st->qoffsets);
-    free_held(st);
+    sl_sql_held_free(&st->held);
     sl_buf_free(&st->vals);
     sl_buf_free(&st->sql);
     sl_buf_free(&st->copybuf);
     free(st->voff);
     free(st->khash);
     free(st->params);
-    clear_rejects(st);
-    free(st->rej);
+    sl_sql_rejects_free(&st->rej);
     free(st);
     sink->state = NULL;
 }

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sluice/fsutil.h"
 #include "sluice/json.h"
 #include "sluice/plugin.h"
+#include "../../src/sql_common.h"
 
 typedef struct sq_conf {
     char *path;
@@ -38,113 +38,45 @@ static const sl_config_map_t sq_map[] = {
      "wait this long for a lock held by a reader or another writer"},
     SL_CONFIG_END};
 
-enum { T_TEXT, T_INT, T_REAL, T_BOOL, T_TIMESTAMP, T_JSON };
-
-typedef struct column {
-    char *name;      /* SQL column */
-    char *field;     /* record field (top level) */
-    int type;
-} column_t;
-
 typedef struct sq_state {
-    column_t *cols;
-    size_t ncols;
-    bool inferred;
+    sl_sql_columns_t cols;
     char *group;     /* offsets key: job:table */
     sqlite3 *db;
     sqlite3_stmt *insert, *offsets;
     bool ready;      /* table checked/created */
 } sq_state_t;
 
-static const struct { const char *name; int type; const char *decl; } types[] = {
-    {"text", T_TEXT, "TEXT"},          {"string", T_TEXT, "TEXT"},
-    {"int", T_INT, "INTEGER"},         {"integer", T_INT, "INTEGER"},
-    {"bigint", T_INT, "INTEGER"},      {"double", T_REAL, "REAL"},
-    {"float", T_REAL, "REAL"},         {"real", T_REAL, "REAL"},
-    {"bool", T_BOOL, "INTEGER"},       {"boolean", T_BOOL, "INTEGER"},
-    {"timestamp", T_TIMESTAMP, "TEXT"}, {"timestamptz", T_TIMESTAMP, "TEXT"},
-    {"json", T_JSON, "TEXT"},          {"jsonb", T_JSON, "TEXT"},
+static const sl_sql_type_t types[] = {
+    {"text", SL_SQL_TEXT, "TEXT"},          {"string", SL_SQL_TEXT, "TEXT"},
+    {"int", SL_SQL_INT, "INTEGER"},         {"integer", SL_SQL_INT, "INTEGER"},
+    {"bigint", SL_SQL_INT, "INTEGER"},      {"double", SL_SQL_FLOAT, "REAL"},
+    {"float", SL_SQL_FLOAT, "REAL"},        {"real", SL_SQL_FLOAT, "REAL"},
+    {"bool", SL_SQL_BOOL, "INTEGER"},       {"boolean", SL_SQL_BOOL, "INTEGER"},
+    {"timestamp", SL_SQL_TS, "TEXT"},       {"timestamptz", SL_SQL_TS, "TEXT"},
+    {"json", SL_SQL_JSON, "TEXT"},          {"jsonb", SL_SQL_JSON, "TEXT"},
     {NULL, 0, NULL}};
 
-static const char *decl_of(int type) {
-    for (size_t i = 0; types[i].name; i++)
-        if (types[i].type == type) return types[i].decl;
-    return "TEXT";
-}
-
-static bool ident_ok(const char *s) {
-    if (!s || !*s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_')) return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return false;
-    return strlen(s) <= 128;
-}
-
-static void diag(sl_init_ctx_t *ctx, const sl_cnode_t *n, const char *fmt, const char *a) {
-    if (!n) n = ctx->node;
-    char msg[512];
-    snprintf(msg, sizeof msg, fmt, a);
-    sl_diags_add(ctx->diags, n->file, n->line, n->col, "%s: %s", ctx->what, msg);
-}
-
-static void add_col(sq_state_t *st, const char *name, const char *field, int type) {
-    st->cols = realloc(st->cols, (st->ncols + 1) * sizeof *st->cols);
-    st->cols[st->ncols].name = strdup(name);
-    st->cols[st->ncols].field = strdup(field);
-    st->cols[st->ncols].type = type;
-    st->ncols++;
-}
+static const sl_sql_dialect_t dialect = {
+    .types = types,
+    .type_list = "text int bigint double float real bool timestamp json",
+    .ident_max = 128,
+    .infer_max = 120,
+    .infer_nocase = true,  /* SQLite's column names are case-insensitive */
+    .infer_decl = {[SL_SQL_TEXT] = "TEXT", [SL_SQL_INT] = "INTEGER", [SL_SQL_FLOAT] = "REAL",
+                   [SL_SQL_BOOL] = "INTEGER", [SL_SQL_TS] = "TEXT", [SL_SQL_JSON] = "TEXT"},
+};
 
 static int sq_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
     sq_conf_t *c = sink->conf;
     sq_state_t *st = calloc(1, sizeof *st);
     sink->state = st;
     int bad = 0;
-    if (c->table && !ident_ok(c->table)) {
-        diag(ctx, sl_cnode_get(ctx->node, "table"), "invalid table name '%s' (letters, digits, _)", c->table);
+    if (c->table && !sl_sql_ident_ok(c->table, dialect.ident_max)) {
+        sl_sql_diag(ctx, sl_cnode_get(ctx->node, "table"), "invalid table name '%s' (letters, digits, _)",
+                    c->table);
         bad = -1;
     }
-    for (size_t i = 0; i < c->key.n; i++)
-        if (!ident_ok(c->key.v[i])) {
-            diag(ctx, sl_cnode_get(ctx->node, "key"), "invalid key column '%s'", c->key.v[i]);
-            bad = -1;
-        }
-    if (c->columns) {
-        if (c->columns->kind != SL_CNODE_MAP) {
-            diag(ctx, c->columns, "'columns' must be a mapping of column: type%s", "");
-            return -1;
-        }
-        for (size_t i = 0; i < c->columns->n; i++) {
-            const sl_cnode_t *k = c->columns->pairs[i].key, *v = c->columns->pairs[i].val;
-            if (!ident_ok(k->str)) {
-                diag(ctx, k, "invalid column name '%s' (letters, digits, _)", k->str);
-                bad = -1;
-                continue;
-            }
-            int type = -1;
-            if (v->kind == SL_CNODE_SCALAR)
-                for (size_t t = 0; types[t].name; t++)
-                    if (strcasecmp(types[t].name, v->str) == 0) type = types[t].type;
-            if (type < 0) {
-                diag(ctx, v, "unknown column type '%s' (text int bigint double float real bool timestamp json)",
-                     v->kind == SL_CNODE_SCALAR ? v->str : "?");
-                bad = -1;
-                continue;
-            }
-            add_col(st, k->str, k->str, type);
-        }
-        for (size_t i = 0; i < c->key.n; i++) {
-            bool found = false;
-            for (size_t k = 0; k < st->ncols; k++)
-                if (strcmp(st->cols[k].name, c->key.v[i]) == 0) found = true;
-            if (!found && ident_ok(c->key.v[i])) {
-                diag(ctx, sl_cnode_get(ctx->node, "key"), "key column '%s' is not in 'columns'", c->key.v[i]);
-                bad = -1;
-            }
-        }
-    } else {
-        st->inferred = true;
-    }
+    if (sl_sql_columns_parse(&st->cols, ctx, c->columns, &c->key, &dialect)) bad = -1;
     return bad;
 }
 
@@ -168,9 +100,7 @@ static int sq_open(sl_sink_t *sink, sl_error_t *err) {
     sq_conf_t *c = sink->conf;
     sq_state_t *st = sink->state;
     free(st->group);
-    size_t gl = strlen(sink->job) + strlen(c->table) + 2;
-    st->group = malloc(gl);
-    snprintf(st->group, gl, "%s:%s", sink->job, c->table);
+    st->group = sl_sql_offsets_group(sink->job, c->table);
     sl_mkdir_parent(c->path);
     if (sqlite3_open_v2(c->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -211,59 +141,15 @@ static int table_columns(sq_state_t *st, const char *table, char ***names, size_
     return 0;
 }
 
-static void sanitize(char *out, size_t cap, const char *in) {
-    size_t j = 0;
-    if (!((in[0] >= 'A' && in[0] <= 'Z') || (in[0] >= 'a' && in[0] <= 'z') || in[0] == '_')) out[j++] = '_';
-    for (size_t i = 0; in[i] && j + 1 < cap && j < 120; i++) {
-        char ch = in[i];
-        out[j++] = ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) ? ch : '_';
-    }
-    out[j] = 0;
-}
-
-static int type_of_value(sl_value_t v) {
-    switch (v.type) {
-    case SL_T_INT: return T_INT;
-    case SL_T_DOUBLE: return T_REAL;
-    case SL_T_BOOL: return T_BOOL;
-    case SL_T_ARRAY:
-    case SL_T_OBJECT: return T_JSON;
-    default: return T_TEXT;
-    }
-}
-
 /* Make sure the table exists with every column (inferred mode: add new fields), and
  * (re)prepare the insert statement. */
 static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *err) {
     sq_conf_t *c = sink->conf;
     sq_state_t *st = sink->state;
     bool changed = !st->ready;
-    if (st->inferred) {
-        for (size_t i = 0; i < batch->n; i++) {
-            const sl_value_t *v = &batch->recs[i].value;
-            if (v->type != SL_T_OBJECT) continue;
-            for (size_t m = 0; m < v->len; m++) {
-                const char *field = v->u.o[m].key;
-                bool have = false;
-                for (size_t k = 0; k < st->ncols && !have; k++) have = strcmp(st->cols[k].field, field) == 0;
-                if (have) continue;
-                char name[130];
-                sanitize(name, sizeof name, field);
-                for (size_t k = 0; k < st->ncols; k++)
-                    if (strcasecmp(st->cols[k].name, name) == 0) { have = true; break; }
-                if (have) continue;
-                add_col(st, name, field, type_of_value(v->u.o[m].val));
-                changed = true;
-            }
-        }
-        for (size_t i = 0; i < c->key.n; i++) {
-            bool have = false;
-            for (size_t k = 0; k < st->ncols; k++) have |= strcmp(st->cols[k].name, c->key.v[i]) == 0;
-            if (!have) add_col(st, c->key.v[i], c->key.v[i], T_TEXT), changed = true;
-        }
-    }
+    if (sl_sql_columns_infer(&st->cols, batch, &c->key)) changed = true;
     if (!changed) return 0;
-    if (st->ncols == 0) return 0;
+    if (st->cols.n == 0) return 0;
     sl_buf_t sql = SL_BUF_INIT;
     char **have = NULL;
     size_t nhave = 0;
@@ -271,8 +157,8 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
     int rc = 0;
     if (nhave == 0) {
         sl_buf_printf(&sql, "CREATE TABLE IF NOT EXISTS \"%s\" (", c->table);
-        for (size_t k = 0; k < st->ncols; k++)
-            sl_buf_printf(&sql, "%s\"%s\" %s", k ? ", " : "", st->cols[k].name, decl_of(st->cols[k].type));
+        for (size_t k = 0; k < st->cols.n; k++)
+            sl_buf_printf(&sql, "%s\"%s\" %s", k ? ", " : "", st->cols.v[k].name, st->cols.v[k].decl);
         if (c->key.n) {
             sl_buf_puts(&sql, ", PRIMARY KEY (");
             for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
@@ -281,13 +167,13 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
         sl_buf_puts(&sql, ")");
         rc = exec_sql(st, sql.data, err);
     } else {
-        for (size_t k = 0; k < st->ncols && rc == 0; k++) {
+        for (size_t k = 0; k < st->cols.n && rc == 0; k++) {
             bool found = false;
-            for (size_t h = 0; h < nhave; h++) found |= strcasecmp(have[h], st->cols[k].name) == 0;
+            for (size_t h = 0; h < nhave; h++) found |= strcasecmp(have[h], st->cols.v[k].name) == 0;
             if (found) continue;
             sl_buf_clear(&sql);
-            sl_buf_printf(&sql, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", c->table, st->cols[k].name,
-                          decl_of(st->cols[k].type));
+            sl_buf_printf(&sql, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", c->table, st->cols.v[k].name,
+                          st->cols.v[k].decl);
             rc = exec_sql(st, sql.data, err);
         }
         if (rc == 0 && c->key.n) {
@@ -303,21 +189,20 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
     if (rc == 0) {
         sl_buf_clear(&sql);
         sl_buf_printf(&sql, "INSERT INTO \"%s\" (", c->table);
-        for (size_t k = 0; k < st->ncols; k++) sl_buf_printf(&sql, "%s\"%s\"", k ? ", " : "", st->cols[k].name);
+        for (size_t k = 0; k < st->cols.n; k++)
+            sl_buf_printf(&sql, "%s\"%s\"", k ? ", " : "", st->cols.v[k].name);
         sl_buf_puts(&sql, ") VALUES (");
-        for (size_t k = 0; k < st->ncols; k++) sl_buf_puts(&sql, k ? ", ?" : "?");
+        for (size_t k = 0; k < st->cols.n; k++) sl_buf_puts(&sql, k ? ", ?" : "?");
         sl_buf_puts(&sql, ")");
         if (c->key.n) {
             sl_buf_puts(&sql, " ON CONFLICT (");
             for (size_t i = 0; i < c->key.n; i++) sl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", c->key.v[i]);
             sl_buf_puts(&sql, ") DO ");
             size_t nset = 0;
-            for (size_t k = 0; k < st->ncols; k++) {
-                bool is_key = false;
-                for (size_t i = 0; i < c->key.n; i++) is_key |= strcmp(c->key.v[i], st->cols[k].name) == 0;
-                if (is_key) continue;
+            for (size_t k = 0; k < st->cols.n; k++) {
+                if (sl_sql_is_key(&c->key, st->cols.v[k].name)) continue;
                 sl_buf_printf(&sql, "%s\"%s\" = excluded.\"%s\"", nset++ ? ", " : "UPDATE SET ",
-                              st->cols[k].name, st->cols[k].name);
+                              st->cols.v[k].name, st->cols.v[k].name);
             }
             if (!nset) sl_buf_puts(&sql, "NOTHING");
         }
@@ -331,32 +216,22 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
     return rc;
 }
 
-static void iso_ms(char *out, size_t cap, int64_t ms) {
-    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int frac = (int)(ms - secs * 1000);
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-}
-
 static void bind_value(sqlite3_stmt *s, int i, int type, sl_value_t v, sl_buf_t *tmp) {
     switch (v.type) {
     case SL_T_NULL: sqlite3_bind_null(s, i); return;
     case SL_T_BOOL: sqlite3_bind_int(s, i, v.u.b); return;
     case SL_T_INT:
-        if (type == T_TIMESTAMP) {
+        if (type == SL_SQL_TS) {
             char iso[96];
-            iso_ms(iso, sizeof iso, v.u.i);
+            sl_sql_iso_ms(iso, sizeof iso, v.u.i);
             sqlite3_bind_text(s, i, iso, -1, SQLITE_TRANSIENT);
-        } else if (type == T_REAL) sqlite3_bind_double(s, i, (double)v.u.i);
+        } else if (type == SL_SQL_FLOAT) sqlite3_bind_double(s, i, (double)v.u.i);
         else sqlite3_bind_int64(s, i, v.u.i);
         return;
     case SL_T_DOUBLE:
-        if (type == T_TIMESTAMP) {
+        if (type == SL_SQL_TS) {
             char iso[96];
-            iso_ms(iso, sizeof iso, (int64_t)v.u.d);
+            sl_sql_iso_ms(iso, sizeof iso, (int64_t)v.u.d);
             sqlite3_bind_text(s, i, iso, -1, SQLITE_TRANSIENT);
         } else sqlite3_bind_double(s, i, v.u.d);
         return;
@@ -387,9 +262,9 @@ static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
             continue;
         }
         sqlite3_reset(st->insert);
-        for (size_t k = 0; k < st->ncols; k++) {
-            const sl_value_t *v = sl_value_get(&rec->value, st->cols[k].field, strlen(st->cols[k].field));
-            bind_value(st->insert, (int)k + 1, st->cols[k].type, v ? *v : sl_null(), &tmp);
+        for (size_t k = 0; k < st->cols.n; k++) {
+            const sl_value_t *v = sl_value_get(&rec->value, st->cols.v[k].field, strlen(st->cols.v[k].field));
+            bind_value(st->insert, (int)k + 1, st->cols.v[k].kind, v ? *v : sl_null(), &tmp);
         }
         int s = sqlite3_step(st->insert);
         if (s == SQLITE_DONE) continue;
@@ -413,7 +288,7 @@ static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     if (rc != 0) {
         sl_error_t ignore;
         exec_sql(st, "ROLLBACK", &ignore);
-        if (st->inferred) st->ready = false;  /* columns may not exist after rollback */
+        if (st->cols.inferred) st->ready = false;  /* columns may not exist after rollback */
         if (rc == SL_FATAL && err->msg[0] && strstr(err->msg, "locked")) rc = SL_RETRY;
     }
     return rc;
@@ -457,11 +332,7 @@ static void sq_free(sl_sink_t *sink) {
     sq_state_t *st = sink->state;
     if (!st) return;
     sq_close(sink);
-    for (size_t k = 0; k < st->ncols; k++) {
-        free(st->cols[k].name);
-        free(st->cols[k].field);
-    }
-    free(st->cols);
+    sl_sql_columns_free(&st->cols);
     free(st->group);
     free(st);
     sink->state = NULL;

@@ -2,6 +2,12 @@
  * STARTTLS required|optional|off, or smtps://), AUTH with a user and password (from the
  * environment: write them as ${SMTP_USER} / ${SMTP_PASSWORD}), several recipients.
  *
+ * TLS: the server's certificate is always verified (chain and host name) against the
+ * system's CA store, or against `ca_file` (a PEM bundle: a private CA or the server's
+ * self-signed certificate).  `insecure: true` turns verification off, for tests only;
+ * it is never the default.  A certificate that fails verification is a permanent
+ * failure (the notification goes to the dead-letter topic with the reason).
+ *
  * Under an alert the records are notifications ({id, alert, key, state, subject,
  * message, record, ...}): the subject and text default to the notification's, and the
  * optional `subject`/`body`/`html` templates see the triggering record as `this` and
@@ -19,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../src/alerts.h"
 #include "mail.h"
@@ -33,6 +40,7 @@ typedef struct em_conf {
     const sl_cnode_t *subject, *body, *html;
     int64_t timeout_ms;
     int64_t retries;
+    char *ca_file;
     bool insecure;
 } em_conf_t;
 
@@ -57,8 +65,11 @@ static const sl_config_map_t em_map[] = {
     {"timeout", SL_CFG_DURATION, "30s", 0, offsetof(em_conf_t, timeout_ms), NULL, "per message"},
     {"retries", SL_CFG_INT, "8", 0, offsetof(em_conf_t, retries), NULL,
      "failed attempts (with the runner's backoff) before a message goes to the dead-letter topic"},
+    {"ca_file", SL_CFG_STR, NULL, 0, offsetof(em_conf_t, ca_file), NULL,
+     "PEM file of the CA(s) (or self-signed certificate) to trust for the server's TLS "
+     "certificate instead of the system store; verification stays on"},
     {"insecure", SL_CFG_BOOL, "false", 0, offsetof(em_conf_t, insecure), NULL,
-     "do not verify the server's TLS certificate (tests only)"},
+     "do not verify the server's TLS certificate at all (tests only; never the default)"},
     SL_CONFIG_END};
 
 typedef struct em_state {
@@ -130,6 +141,10 @@ static int em_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
         st->rcpt[st->nrcpt] = malloc(n);
         snprintf(st->rcpt[st->nrcpt++], n, "<%s>", a);
     }
+    if (c->ca_file && *c->ca_file && access(c->ca_file, R_OK) != 0) {
+        em_diag(ctx, sl_cnode_get(ctx->node, "ca_file"), "cannot read 'ca_file' ", c->ca_file);
+        bad = -1;
+    }
     if (c->retries < 0) {
         em_diag(ctx, sl_cnode_get(ctx->node, "retries"), "'retries' must be 0 or more", "");
         bad = -1;
@@ -141,13 +156,15 @@ static int em_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
     return bad;
 }
 
-/* Keep the server's last reply line (what it said when something failed). */
+/* Keep what the server said when something failed: its first 4xx/5xx reply line, else
+ * its last reply line (not the "221 Bye" that follows a failure: curl QUITs then). */
 static int em_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp) {
     (void)h;
     em_state_t *st = userp;
     if (type != CURLINFO_HEADER_IN) return 0;   /* never what we send: AUTH carries secrets */
     while (size && (data[size - 1] == '\n' || data[size - 1] == '\r')) size--;
     if (!size) return 0;
+    if (st->reply[0] == '4' || st->reply[0] == '5') return 0;
     if (size >= sizeof st->reply) size = sizeof st->reply - 1;
     memcpy(st->reply, data, size);
     st->reply[size] = 0;
@@ -281,6 +298,7 @@ static int em_send(sl_sink_t *sink, const sl_buf_t *msg, char *why, size_t whyle
     if (strncmp(c->smtp, "smtp://", 7) == 0)
         curl_easy_setopt(h, CURLOPT_USE_SSL,
                          (long)(c->starttls == 0 ? CURLUSESSL_ALL : c->starttls == 1 ? CURLUSESSL_TRY : CURLUSESSL_NONE));
+    if (c->ca_file && *c->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
     if (c->insecure) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -303,7 +321,12 @@ static int em_send(sl_sink_t *sink, const sl_buf_t *msg, char *why, size_t whyle
     curl_easy_setopt(h, CURLOPT_MAIL_RCPT, NULL);
     if (rc == CURLE_OK) return 0;
     const char *detail = st->errbuf[0] ? st->errbuf : curl_easy_strerror(rc);
-    if (st->reply[0] && code >= 400)
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+        snprintf(why, whylen, "TLS certificate of the server not trusted: %.300s (%s)", detail,
+                 c->ca_file && *c->ca_file ? "check 'ca_file'" : "set 'ca_file' to trust a private CA");
+    else if (rc == CURLE_USE_SSL_FAILED)
+        snprintf(why, whylen, "STARTTLS required but the server does not offer it: %.300s", detail);
+    else if (st->reply[0] && code >= 400)
         snprintf(why, whylen, "server replied: %.400s (%.200s)", st->reply, detail);
     else
         snprintf(why, whylen, "%.400s", detail);

@@ -85,7 +85,8 @@ static const sl_config_map_t http_map[] = {
      "statuses retried with backoff (and Retry-After); other non-2xx statuses are failed polls "
      "retried at the next scheduled poll"},
     {"tz", SL_CFG_STR, "UTC", 0, offsetof(http_conf_t, tz), NULL,
-     "zone of the source's `cron:` as UTC or a fixed offset (+05:30)"},
+     "zone of the source's `cron:`: UTC, a fixed offset (+05:30) or an IANA name (Europe/Paris, "
+     "from /usr/share/zoneinfo, with DST: a skipped local time does not fire, a repeated one fires once)"},
     {"body_ts", SL_CFG_EXPR, NULL, 0, offsetof(http_conf_t, body_ts), NULL,
      "expression on the whole body giving the event time (ms) of every record of a response "
      "(used when the source has no `ts:`), e.g. `info.time * 1000`"},
@@ -174,7 +175,7 @@ typedef struct http_state {
     int64_t rl_requests, rl_per_ms;
     bool has_cron;
     sl_cron_t cron;
-    int tz_off;
+    sl_cron_tz_t *tz;               /* of `cron:`; immutable, owned */
     /* runtime */
     http_cursor_t cur;
     int64_t *rl_times;              /* ring of request start times (mono ms) */
@@ -396,8 +397,9 @@ static int http_init(sl_source_t *src, sl_init_ctx_t *ctx) {
         else st->has_cron = true;
         if (sl_cnode_get(src_node, "every")) diag(ctx, cn, "give either 'every' or 'cron', not both%s", "");
     }
-    if (sl_cron_parse_tz(c->tz, &st->tz_off) != 0)
-        diag(ctx, sl_cnode_get(http_node, "tz"), "'tz' must be UTC or a fixed offset like +05:30, got '%s'", c->tz);
+    char tzerr[400];
+    if (!(st->tz = sl_cron_tz_new(c->tz ? c->tz : "UTC", tzerr, sizeof tzerr)))
+        diag(ctx, sl_cnode_get(http_node, "tz"), "invalid 'tz': %s", tzerr);
     for (size_t i = 0; i < c->retry_status.n; i++) {
         const char *s = c->retry_status.v[i];
         bool ok = strlen(s) == 3 && isdigit((unsigned char)s[0]) &&
@@ -793,7 +795,7 @@ static int64_t schedule_next(sl_source_t *src, http_state_t *st) {
     int64_t now = sl_mono_ms();
     if (st->has_cron) {
         int64_t wall = sl_now_ms();
-        int64_t at = sl_cron_next(&st->cron, wall, st->tz_off);
+        int64_t at = sl_cron_next_tz(&st->cron, wall, st->tz);
         if (at < 0) return now + 3600000;
         return now + (at - wall);
     }
@@ -901,6 +903,7 @@ static void http_free(sl_source_t *src) {
     sl_expr_free(st->records);
     sl_expr_free(st->body_ts);
     sl_expr_free(st->pg_next);
+    sl_cron_tz_free(st->tz);
     if (st->easy) curl_easy_cleanup(st->easy);
     if (st->hlist) curl_slist_free_all(st->hlist);
     sl_buf_free(&st->resp_body);

@@ -1,5 +1,7 @@
-/* test_cron.c - the http source's cron parser and next-firing computation, and the
- * HTTP metadata parsers (Retry-After, dates, Link, sidecars). */
+/* test_cron.c - the http source's cron parser and next-firing computation (UTC, fixed
+ * offsets, IANA zones from TZif files with DST), and the HTTP metadata parsers
+ * (Retry-After, dates, Link, sidecars).  Expected instants of the zone tests were
+ * computed with Python's zoneinfo (tzdata 2025b) and are written here literally. */
 #include "t.h"
 
 #include "../../plugins/src_http/cron.h"
@@ -89,6 +91,205 @@ TEST(cron_tz_offsets) {
     CHECK_INT(sl_cron_next(&c, T2024, 330), T2024 + 30 * MIN);
     /* 06:00 at -08:00 is 14:00 UTC */
     CHECK_INT(sl_cron_next(&c, T2024, -480), T2024 + 14 * HOUR);
+}
+
+/* ------------------------------------------------------------------ IANA zones */
+
+#define S 1000LL   /* seconds -> ms */
+
+static sl_cron_tz_t *zone(const char *name) {
+    char err[300] = "";
+    sl_cron_tz_t *tz = sl_cron_tz_new(name, err, sizeof err);
+    if (!tz) T_FAIL("zone %s: %s", name, err);
+    return tz;
+}
+
+/* The next firing of expr in tz strictly after after_s, in seconds (-2: bad input). */
+static int64_t next_tz(const char *expr, const sl_cron_tz_t *tz, int64_t after_s) {
+    sl_cron_t c;
+    char err[200];
+    if (!tz || sl_cron_parse(expr, &c, err, sizeof err) != 0) return -2;
+    int64_t at = sl_cron_next_tz(&c, after_s * S, tz);
+    return at < 0 ? at : at / S;
+}
+
+TEST(tz_offsets_at_transitions) {
+    sl_cron_tz_t *paris = zone("Europe/Paris"), *ny = zone("America/New_York");
+    if (!paris || !ny) goto out;
+    /* Europe/Paris 2024-03-31 02:00 CET -> 03:00 CEST, 2024-10-27 03:00 CEST -> 02:00 CET */
+    CHECK_INT(sl_cron_tz_offset(paris, 1711846799), 3600);
+    CHECK_INT(sl_cron_tz_offset(paris, 1711846800), 7200);
+    CHECK_INT(sl_cron_tz_offset(paris, 1729990799), 7200);
+    CHECK_INT(sl_cron_tz_offset(paris, 1729990800), 3600);
+    /* America/New_York 2024-03-10 and 2024-11-03 */
+    CHECK_INT(sl_cron_tz_offset(ny, 1710053999), -18000);
+    CHECK_INT(sl_cron_tz_offset(ny, 1710054000), -14400);
+    CHECK_INT(sl_cron_tz_offset(ny, 1730613599), -14400);
+    CHECK_INT(sl_cron_tz_offset(ny, 1730613600), -18000);
+    /* 2040: after the file's table, from the footer rule CET-1CEST,M3.5.0,M10.5.0/3 */
+    CHECK_INT(sl_cron_tz_offset(paris, 2216249999), 3600);
+    CHECK_INT(sl_cron_tz_offset(paris, 2216250000), 7200);
+    CHECK_INT(sl_cron_tz_offset(paris, 2234998799), 7200);
+    CHECK_INT(sl_cron_tz_offset(paris, 2234998800), 3600);
+out:
+    sl_cron_tz_free(paris);
+    sl_cron_tz_free(ny);
+}
+
+TEST(tz_southern_rule) {
+    /* Australia/Sydney in 2050 (footer rule, DST across the new year) */
+    sl_cron_tz_t *syd = zone("Australia/Sydney");
+    if (!syd) return;
+    CHECK_INT(sl_cron_tz_offset(syd, 2525817600), 39600);   /* 2050-01-15 */
+    CHECK_INT(sl_cron_tz_offset(syd, 2541456000), 36000);   /* 2050-07-15 */
+    CHECK_INT(sl_cron_tz_offset(syd, 2532527999), 39600);   /* 2050-04-02T15:59:59Z */
+    CHECK_INT(sl_cron_tz_offset(syd, 2532528000), 36000);
+    CHECK_INT(sl_cron_tz_offset(syd, 2548252799), 36000);   /* 2050-10-01T15:59:59Z */
+    CHECK_INT(sl_cron_tz_offset(syd, 2548252800), 39600);
+    sl_cron_tz_free(syd);
+}
+
+TEST(tz_cron_paris_dst) {
+    sl_cron_tz_t *tz = zone("Europe/Paris");
+    /* winter 09:00 CET = 08:00Z, summer 09:00 CEST = 07:00Z */
+    CHECK_INT(next_tz("0 9 * * *", tz, 1705276800), 1705305600);   /* after 2024-01-15T00:00Z */
+    CHECK_INT(next_tz("0 9 * * *", tz, 1720994400), 1721026800);   /* after 2024-07-14T22:00Z */
+    /* spring forward: 02:30 does not exist on 2024-03-31 -> skipped, next is 04-01 00:30Z */
+    CHECK_INT(next_tz("30 2 * * *", tz, 1711800000), 1711931400);
+    /* 03:00 exists on the day of the change: 01:00Z */
+    CHECK_INT(next_tz("0 3 * * *", tz, 1711800000), 1711846800);
+    /* hourly across the gap: 01:00 CET (00:00Z), then 03:00 CEST (01:00Z) */
+    CHECK_INT(next_tz("0 * * * *", tz, 1711845000), 1711846800);
+    /* fall back: 02:30 happens twice on 2024-10-27, fires once (the first, 00:30Z) */
+    CHECK_INT(next_tz("30 2 * * *", tz, 1729944000), 1729989000);
+    CHECK_INT(next_tz("30 2 * * *", tz, 1729989000), 1730079000);   /* then 10-28 01:30Z */
+    CHECK_INT(next_tz("30 2 * * *", tz, 1729989000 + 1800), 1730079000);   /* from inside the repeat */
+    CHECK_INT(next_tz("* 2 * * *", tz, 1729990740), 1730077200);   /* 02:59 CEST -> 10-28 02:00 CET */
+    CHECK_INT(next_tz("0 3 * * *", tz, 1729944000), 1729994400);
+    /* an hour field of `*` runs in both copies of the repeated hour */
+    CHECK_INT(next_tz("0 * * * *", tz, 1729985400), 1729987200);   /* 02:00 CEST */
+    CHECK_INT(next_tz("0 * * * *", tz, 1729987200), 1729990800);   /* 02:00 CET */
+    CHECK_INT(next_tz("0 * * * *", tz, 1729990800), 1729994400);   /* 03:00 CET */
+    /* 2040, from the footer rule: 02:30 is skipped on 2040-03-25 */
+    CHECK_INT(next_tz("30 2 * * *", tz, 2216203200), 2216334600);
+    sl_cron_tz_free(tz);
+}
+
+TEST(tz_cron_new_york_dst) {
+    sl_cron_tz_t *tz = zone("America/New_York");
+    CHECK_INT(next_tz("30 2 * * *", tz, 1709985600), 1710138600);   /* 03-10 02:30 skipped */
+    CHECK_INT(next_tz("0 3 * * *", tz, 1709985600), 1710054000);
+    CHECK_INT(next_tz("30 1 * * *", tz, 1730548800), 1730611800);   /* 11-03 01:30 EDT */
+    CHECK_INT(next_tz("30 1 * * *", tz, 1730611800), 1730701800);   /* not 01:30 EST */
+    /* every 30 minutes runs through both copies of 01:xx */
+    CHECK_INT(next_tz("*/30 * * * *", tz, 1730610900), 1730611800);
+    CHECK_INT(next_tz("*/30 * * * *", tz, 1730611800), 1730613600);
+    CHECK_INT(next_tz("*/30 * * * *", tz, 1730613600), 1730615400);
+    CHECK_INT(next_tz("*/30 * * * *", tz, 1730615400), 1730617200);
+    sl_cron_tz_free(tz);
+}
+
+TEST(tz_cron_kolkata_and_fixed) {
+    sl_cron_tz_t *tz = zone("Asia/Kolkata");
+    CHECK_INT(next_tz("0 6 * * *", tz, 1704067200), 1704069000);   /* 00:30Z in winter */
+    CHECK_INT(next_tz("0 6 * * *", tz, 1719792000), 1719793800);   /* and in summer */
+    sl_cron_tz_free(tz);
+    tz = zone("+05:30");
+    CHECK_INT(next_tz("0 6 * * *", tz, 1704067200), 1704069000);
+    sl_cron_tz_free(tz);
+    tz = zone("UTC");
+    CHECK_INT(next_tz("0 6 * * *", tz, 1704067200), 1704067200 + 6 * 3600);
+    CHECK_INT(next_tz("0 0 31 2 *", tz, 1704067200), -1);
+    sl_cron_tz_free(tz);
+    tz = zone("Etc/GMT+5");   /* POSIX sign: 5 h west */
+    if (tz) CHECK_INT(sl_cron_tz_offset(tz, 1704067200), -18000);
+    sl_cron_tz_free(tz);
+}
+
+TEST(tz_posix_strings) {
+    sl_cron_tz_t *tz = sl_cron_tz_from_posix("CET-1CEST,M3.5.0,M10.5.0/3");
+    CHECK(tz != NULL);
+    if (tz) {
+        CHECK_INT(sl_cron_tz_offset(tz, 1711846799), 3600);
+        CHECK_INT(sl_cron_tz_offset(tz, 1711846800), 7200);
+        CHECK_INT(sl_cron_tz_offset(tz, 1729990800), 3600);
+    }
+    sl_cron_tz_free(tz);
+    /* Jn: March 1 (day 60 without Feb 29) at 02:00 EST = 07:00Z */
+    tz = sl_cron_tz_from_posix("EST5EDT,J60/2,J300/2");
+    CHECK(tz != NULL);
+    if (tz) {
+        CHECK_INT(sl_cron_tz_offset(tz, 1709276399), -18000);   /* 2024-03-01T06:59:59Z */
+        CHECK_INT(sl_cron_tz_offset(tz, 1709276400), -14400);
+    }
+    sl_cron_tz_free(tz);
+    tz = sl_cron_tz_from_posix("<+0530>-5:30");
+    CHECK(tz != NULL);
+    if (tz) CHECK_INT(sl_cron_tz_offset(tz, 0), 19800);
+    sl_cron_tz_free(tz);
+    const char *bad[] = {"", "CE-1", "CET", "CET-1CEST,M13.1.0,M10.5.0", "CET-1CEST,M3.5.0", "CET-1CEST,M3.5.0,",
+                         "CET-1CEST,J0,J10", "CET-99", "<abc-1", "CET-1CEST,M3.5.0/200,M10.5.0", NULL};
+    for (int i = 0; bad[i]; i++) {
+        tz = sl_cron_tz_from_posix(bad[i]);
+        if (tz) T_FAIL("'%s' parsed", bad[i]);
+        sl_cron_tz_free(tz);
+    }
+}
+
+TEST(tz_unknown_and_invalid) {
+    char err[300];
+    const char *bad[] = {"Europe/Pariss", "../../etc/passwd", "/etc/passwd", "Europe/../../etc/passwd",
+                         "Mars/Olympus_Mons", "zoneinfo.default", "Europe/Paris ", NULL};
+    for (int i = 0; bad[i]; i++) {
+        err[0] = 0;
+        sl_cron_tz_t *tz = sl_cron_tz_new(bad[i], err, sizeof err);
+        if (tz) T_FAIL("'%s' loaded", bad[i]);
+        else if (bad[i][0] && !strstr(err, bad[i])) T_FAIL("the error does not name '%s': %s", bad[i], err);
+        sl_cron_tz_free(tz);
+    }
+    /* not a TZif file */
+    err[0] = 0;
+    CHECK(sl_cron_tz_from_tzif("hello", 5, err, sizeof err) == NULL && strstr(err, "TZif"));
+}
+
+/* Every truncation of a real file is rejected without reading past its end (each is an
+ * exact-size heap copy for ASan); the whole file loads. */
+TEST(tz_tzif_truncated) {
+    FILE *f = fopen("/usr/share/zoneinfo/Europe/Paris", "rb");
+    if (!f) {
+        T_FAIL("no /usr/share/zoneinfo/Europe/Paris (tzdata)");
+        return;
+    }
+    unsigned char data[8192];
+    size_t n = fread(data, 1, sizeof data, f);
+    fclose(f);
+    char err[200];
+    for (size_t len = 0; len < n; len++) {
+        unsigned char *copy = malloc(len ? len : 1);
+        memcpy(copy, data, len);
+        sl_cron_tz_t *tz = sl_cron_tz_from_tzif(copy, len, err, sizeof err);
+        if (tz) T_FAIL("a truncation to %zu bytes of %zu loaded", len, n);
+        sl_cron_tz_free(tz);
+        free(copy);
+    }
+    sl_cron_tz_t *tz = sl_cron_tz_from_tzif(data, n, err, sizeof err);
+    CHECK(tz != NULL);
+    if (tz) CHECK_INT(sl_cron_tz_offset(tz, 1711846800), 7200);
+    sl_cron_tz_free(tz);
+    /* as a version 1 file: only the 32-bit block is read (no footer) */
+    uint32_t c[6];
+    for (int i = 0; i < 6; i++)
+        c[i] = (uint32_t)data[20 + 4 * i] << 24 | (uint32_t)data[21 + 4 * i] << 16 |
+               (uint32_t)data[22 + 4 * i] << 8 | data[23 + 4 * i];
+    size_t v1 = 44 + c[3] * 5 + c[4] * 6 + c[5] + c[2] * 8 + c[1] + c[0];
+    data[4] = 0;
+    tz = sl_cron_tz_from_tzif(data, v1, err, sizeof err);
+    CHECK(tz != NULL);
+    if (tz) {
+        CHECK_INT(sl_cron_tz_offset(tz, 1729990799), 7200);
+        CHECK_INT(sl_cron_tz_offset(tz, 1729990800), 3600);
+    }
+    sl_cron_tz_free(tz);
 }
 
 TEST(http_retry_after) {

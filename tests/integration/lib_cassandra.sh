@@ -77,12 +77,21 @@ hinted_handoff_enabled: false
 batch_size_warn_threshold_in_kb: 64
 YAML
   C=$CASS_HOME
+  # jamm (the prepared statement cache's size meter) walks objects deep into java.base:
+  # without these, PREPARE of some statements fails with InaccessibleObjectException
+  CASS_MORE_OPENS=""
+  for _p in java.nio.charset sun.nio.cs java.math java.util.regex java.net java.text java.time \
+            java.lang.invoke java.lang.ref java.util.concurrent.locks java.security jdk.internal.ref \
+            jdk.internal.misc sun.security.util java.util.zip; do
+    CASS_MORE_OPENS="$CASS_MORE_OPENS --add-opens java.base/$_p=ALL-UNNAMED"
+  done
   java -Xms256m -Xmx768m -Xss512k -XX:+UseG1GC -javaagent:$C/lib/jamm-0.2.6.jar \
     --add-exports java.base/jdk.internal.misc=ALL-UNNAMED --add-exports java.base/jdk.internal.ref=ALL-UNNAMED \
     --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
     --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/java.io=ALL-UNNAMED \
     --add-opens java.base/java.util=ALL-UNNAMED --add-opens java.base/java.util.concurrent=ALL-UNNAMED \
     --add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens java.base/java.lang.reflect=ALL-UNNAMED \
+    $CASS_MORE_OPENS \
     -Dcassandra.storagedir="$CASS_DIR" -Dcassandra-foreground=yes -Dcassandra.jmx.local.port=$CASS_JMX \
     -Dcassandra.logdir="$CASS_DIR/log" -Dlogback.configurationFile=logback.xml \
     -cp "$CASS_DIR/conf:$C/lib/*" org.apache.cassandra.service.CassandraDaemon \

@@ -491,6 +491,9 @@ TEST(truncated_and_garbled_rejected) {
     /* garbled: a huge row count, a type nested too deep, an unknown kind, unknown opcode */
     CHECK_INT(decode_hex("83 00 0000 08 00000010 00000002 00000004 00000001 7fffffff", &a, &r, &e), SL_PARSE);
     CHECK(strstr(e.msg, "truncated rows") != NULL);
+    /* regression (fuzz_cql): 2^31 rows of zero columns made readers loop for minutes */
+    CHECK_INT(decode_hex("83 00 0000 08 00000010 00000002 00000004 00000000 7fffffff", &a, &r, &e), SL_PARSE);
+    CHECK(strstr(e.msg, "rows without columns") != NULL);
     CHECK_INT(decode_hex("83 00 0000 08 00000047 00000002 00000001 00000001 0000 0000 0001 'x'"
                          " 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020 0020"
                          " 0020 0020 0020 0009 00000000",

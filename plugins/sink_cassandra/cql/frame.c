@@ -510,8 +510,8 @@ static void rd_result(rd_t *r, cql_result_t *res, int version) {
         rd_metadata(r, &res->meta, false, version);
         res->nrows = rd_int(r, "row count");
         if (r->failed) return;
-        if (res->nrows < 0) {
-            rd_fail(r, "%s", "negative row count");
+        if (res->nrows < 0 || (res->nrows > 0 && res->meta.ncols == 0)) {
+            rd_fail(r, "%s", res->nrows < 0 ? "negative row count" : "rows without columns");
             return;
         }
         uint64_t ncells = (uint64_t)res->nrows * (uint64_t)res->meta.ncols;

@@ -66,12 +66,12 @@ data_dir: $W/data
 topics: { tickers: { fsync: interval } }
 sources:
   in:
-    kafka: { brokers: "$B", topic: in, max_batch: 5000, props: { session.timeout.ms: "6000" } }
+    kafka: { brokers: "$B", topic: in, max_batch: 1000, props: { session.timeout.ms: "6000" } }
     to: tickers
 jobs:
   t:
     from: tickers
-    max_batch: 5000
+    max_batch: 3000
     steps:
       - set: { price: "number(price_usd)", vol: "number(volume24)" }
       - where: "price >= 1"

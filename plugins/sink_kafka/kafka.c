@@ -84,7 +84,7 @@ static int kp_open(sl_sink_t *sink, sl_error_t *err) {
     const char *defaults[] = {"enable.idempotence", "true",
                               "acks", "all",
                               "compression.codec", codecs[c->compression],
-                              "linger.ms", "5",
+                              "linger.ms", "1",
                               "batch.num.messages", "10000",
                               "queue.buffering.max.kbytes", "16384",
                               "client.id", "sluice",

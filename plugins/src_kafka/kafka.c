@@ -60,8 +60,6 @@ typedef struct kc_state {
     rd_kafka_t *rk;
     rd_kafka_message_t **held;   /* polled, not yet appended (invariant 2) */
     size_t nheld, cap;
-    rd_kafka_topic_partition_list_t *assignment;  /* what this process owns now (or NULL) */
-    bool drained;                /* the prefetch queue ran empty after delivering messages */
     int assigned;                /* partitions assigned (for --once) */
     int32_t *eof_parts;          /* partitions at end (for --once), by partition number */
     size_t neof, eof_cap;
@@ -90,12 +88,6 @@ static void drop_held(kc_state_t *st, const rd_kafka_topic_partition_list_t *par
     st->nheld = out;
 }
 
-static void remember_assignment(kc_state_t *st, rd_kafka_t *rk) {
-    if (st->assignment) rd_kafka_topic_partition_list_destroy(st->assignment);
-    st->assignment = NULL;
-    if (rd_kafka_assignment(rk, &st->assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) st->assignment = NULL;
-}
-
 /* Sources thread (called from inside rd_kafka_consumer_poll). */
 static void kc_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
@@ -112,7 +104,6 @@ static void kc_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             st->assigned = parts->cnt;
             st->neof = 0;
         }
-        remember_assignment(st, rk);
         return;
     }
     /* revoked: what was appended is committed already (stored offsets); commit again
@@ -130,7 +121,6 @@ static void kc_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         st->assigned = 0;
     }
     st->neof = 0;
-    remember_assignment(st, rk);
 }
 
 static int kc_open(sl_source_t *src, sl_error_t *err) {
@@ -141,8 +131,8 @@ static int kc_open(sl_source_t *src, sl_error_t *err) {
                               "enable.auto.commit", "false",
                               "enable.auto.offset.store", "false",
                               "auto.offset.reset", c->from ? "latest" : "earliest",
-                              "queued.max.messages.kbytes", "8192",
-                              "fetch.max.bytes", "4194304",
+                              "queued.max.messages.kbytes", "16384",
+                              "fetch.max.bytes", "1048576",
                               "enable.partition.eof", src->once ? "true" : "false",
                               "client.id", "sluice",
                               NULL};
@@ -201,16 +191,7 @@ static int kc_poll(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_error
     /* fill up to max_batch from what librdkafka already fetched (never wait) */
     while (st->nheld < (size_t)c->max_batch) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(st->rk, 0);
-        if (!m) {
-            /* librdkafka 2.0 stops fetching while its queue is over
-             * queued.max.messages.kbytes and looks again only when its broker threads
-             * wake (up to 1 s later).  A resume (of partitions that are not paused: a
-             * no-op) wakes them at once, so a small queue does not cost throughput. */
-            if (st->drained && st->assignment) rd_kafka_resume_partitions(st->rk, st->assignment);
-            st->drained = false;
-            break;
-        }
-        st->drained = true;
+        if (!m) break;
         if (m->err) {
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 note_eof(st, m->partition);
@@ -283,8 +264,6 @@ static int kc_poll(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_error
 
 static void kc_close(sl_source_t *src) {
     kc_state_t *st = src->state;
-    if (st && st->assignment) rd_kafka_topic_partition_list_destroy(st->assignment);
-    if (st) st->assignment = NULL;
     if (!st || !st->rk) return;
     drop_held(st, NULL);
     rd_kafka_commit(st->rk, NULL, 0);  /* what was appended and stored */

@@ -117,7 +117,7 @@ test: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	./build/sluice demo
+	sh scripts/demo.sh
 
 format:
 	clang-format -i $$(find src include plugins tests -name '*.[ch]')

@@ -77,6 +77,10 @@ double sl_metric_value(const sl_metric_t *m) {
     return (double)n;
 }
 
+double sl_metric_sum(const sl_metric_t *m) {
+    return from_bits(atomic_load(&((sl_metric_t *)m)->sum_bits));
+}
+
 void sl_metrics_label(sl_buf_t *out, const char *key, const char *value) {
     if (out->len) sl_buf_putc(out, ',');
     sl_buf_printf(out, "%s=\"", key);

@@ -26,6 +26,7 @@ void sl_metric_add(sl_metric_t *m, double v);   /* counters and gauges */
 void sl_metric_set(sl_metric_t *m, double v);   /* gauges */
 void sl_metric_observe(sl_metric_t *m, double v);  /* histograms */
 double sl_metric_value(const sl_metric_t *m);   /* counters/gauges; histogram: count */
+double sl_metric_sum(const sl_metric_t *m);     /* histograms: the sum of observations */
 
 /* Append `key="value"` (value escaped per the exposition format) to out, with a
  * leading comma when out is not empty. */

@@ -762,11 +762,27 @@ int sl_runner_status_json(sl_buf_t *out) {
             sl_json_write_string(out, jr->cfg->from[f], strlen(jr->cfg->from[f]));
         }
         sl_buf_puts(out, "],\"sinks\":[");
-        for (size_t k = 0; k < jr->cfg->nsinks; k++)
-            sl_buf_printf(out, "%s{\"type\":\"%s\",\"records\":%.0f,\"errors\":%.0f,\"writes\":%.0f}", k ? "," : "",
-                          jr->cfg->sinks[k].plugin->name, sl_metric_value(jr->m_rows[k]),
-                          sl_metric_value(jr->m_errors[k]), sl_metric_value(jr->m_write[k]));
+        for (size_t k = 0; k < jr->cfg->nsinks; k++) {
+            double writes = sl_metric_value(jr->m_write[k]);
+            sl_buf_printf(out, "%s{\"type\":\"%s\",\"records\":%.0f,\"errors\":%.0f,\"writes\":%.0f,"
+                          "\"write_latency_ms\":%.1f}", k ? "," : "", jr->cfg->sinks[k].plugin->name,
+                          sl_metric_value(jr->m_rows[k]), sl_metric_value(jr->m_errors[k]), writes,
+                          writes > 0 ? sl_metric_sum(jr->m_write[k]) * 1000.0 / writes : 0.0);
+        }
         sl_buf_puts(out, "]}");
+    }
+    /* alerts are jobs named alert.<name> (src/alerts.c); a notification is a firing or a
+     * resolution that went through the notify sinks */
+    sl_buf_puts(out, "],\"alerts\":[");
+    size_t na = 0;
+    for (size_t i = 0; i < r->pipe->njobs; i++) {
+        job_rt_t *jr = &r->jobs[i];
+        if (strncmp(jr->cfg->name, "alert.", 6) != 0) continue;
+        sl_buf_puts(out, na++ ? ",{\"name\":" : "{\"name\":");
+        sl_json_write_string(out, jr->cfg->name + 6, strlen(jr->cfg->name + 6));
+        sl_buf_printf(out, ",\"state\":\"%s\",\"records_checked\":%.0f,\"notifications\":%.0f,"
+                      "\"dead_letters\":%.0f}", jstates[jr->state], sl_metric_value(jr->m_in),
+                      sl_metric_value(jr->m_out), sl_metric_value(jr->m_dlq));
     }
     sl_buf_puts(out, "],\"topics\":[");
     for (size_t i = 0; i < r->ntopics; i++) {

@@ -37,7 +37,8 @@ int sl_runner_ingest(const char *source, sl_batch_t *batch, int64_t timeout_ms, 
 /* Append the running pipeline's status as JSON: {sources: [{name, type, topic, state,
  * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms,
  * last_error}], jobs: [{name, state, records_in, records_out, dead_letters, lag, dlq,
- * from, sinks: [{type, records, errors, writes}]}], topics: [{name, partitions:
+ * from, sinks: [{type, records, errors, writes, write_latency_ms}]}], alerts: [{name, state,
+ * records_checked, notifications, dead_letters}], topics: [{name, partitions:
  * [{start, end, bytes}]}]}.  Any thread.  SL_RETRY when nothing runs. */
 int sl_runner_status_json(sl_buf_t *out);
 

@@ -8,7 +8,8 @@ KAFKA_MOCK=${KAFKA_MOCK:-$ROOT/build/tests/kafka_mock}
 KAFKA_PID=
 BROKERS=
 kafka_start() {
-  [ -x "$KAFKA_MOCK" ] || { echo "no $KAFKA_MOCK (make build/tests/kafka_mock)"; exit 1; }
+  [ -x "$KAFKA_MOCK" ] || make -C "$ROOT" --no-print-directory build/tests/kafka_mock >/dev/null
+  [ -x "$KAFKA_MOCK" ] || { echo "no $KAFKA_MOCK and it would not build (make build/tests/kafka_mock)"; exit 1; }
   "$KAFKA_MOCK" "$@" > "$WORK/kafka.brokers" 2> "$WORK/kafka.log" &
   KAFKA_PID=$!
   i=0

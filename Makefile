@@ -56,12 +56,18 @@ build/tests/kafka_mock: tests/integration/kafka_mock.c
 	$(CC) $(CSTD) $(WARN) $(OPT) -o $@ $< -lrdkafka
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-build-asan/sluice-asan.a: $(SRC) build/gen/registry.c build/gen/web_assets.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)
-	@mkdir -p build-asan/obj
-	rm -f build-asan/obj/*.o
-	cd build-asan/obj && for f in $(SRC) build/gen/registry.c build/gen/web_assets.c; do \
-	  $(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -I../../include -I../../build/gen -pthread -c ../../$$f -o $$(echo $$f | tr / _).o || exit 1; done
-	rm -f $@ && ar rcs $@ build-asan/obj/*.o
+ASAN_OBJ := $(patsubst %.c,build-asan/obj/%.o,$(SRC)) build-asan/obj/gen/registry.o build-asan/obj/gen/web_assets.o
+
+build-asan/obj/%.o: %.c $(wildcard include/sluice/*.h) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	@$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -Iinclude -Ibuild/gen -pthread -c $< -o $@
+
+build-asan/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	@$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -Iinclude -Ibuild/gen -pthread -c $< -o $@
+
+build-asan/sluice-asan.a: $(ASAN_OBJ)
+	@rm -f $@ && ar rcs $@ $^
 
 build-asan/tests/%: tests/unit/%.c tests/unit/t.h build-asan/sluice-asan.a
 	@mkdir -p $(dir $@)

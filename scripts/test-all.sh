@@ -23,8 +23,8 @@ tally() {  # tally NAME COMMAND...: run, parse its "N passed, N failed" line
     echo "== $name: ok"
   fi
 }
-tally unit make --no-print-directory unit
-tally unit-asan make --no-print-directory unit-asan
+tally unit make --no-print-directory -j2 unit
+tally unit-asan make --no-print-directory -j2 unit-asan
 tally runtime sh tests/runtime/run.sh
 tally integration sh tests/integration/run.sh
 tally e2e sh tests/e2e/run.sh

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/hash.h"
 #include "../../src/step_util.h"
 #include "sluice/json.h"
 
@@ -91,31 +92,6 @@ typedef struct alert {
 
 #define AL_MIN_CAP 64
 
-/* ---- hashing (same construction as dedup: 8 bytes at a time, then avalanche) ---- */
-
-static uint64_t al_mix(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static uint64_t al_hash(const char *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ al_mix(w)) * 0xc4ceb9fe1a85ec53ULL;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-    h = al_mix((h ^ al_mix(w ^ 0x2545f4914f6cdd1dULL)) * 0xc4ceb9fe1a85ec53ULL);
-    return h ? h : 1;
-}
 
 /* ---- the key table ---- */
 
@@ -311,8 +287,8 @@ static bool notify(alert_t *a, sl_step_ctx_t *ctx, sl_record_t *out, const sl_re
     sl_buf_t idb = SL_BUF_INIT;
     sl_buf_printf(&idb, "%s\n%.*s\n%s\n%lld", a->name, (int)klen, ktext, state, (long long)rec->ts);
     char id[40];
-    snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long)al_hash(idb.data, idb.len),
-             (unsigned long long)al_mix(al_hash(idb.data, idb.len) ^ 0x5bd1e995ULL));
+    snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long)sl_hash64(idb.data, idb.len),
+             (unsigned long long)sl_hash_mix(sl_hash64(idb.data, idb.len) ^ 0x5bd1e995ULL));
     sl_buf_free(&idb);
     sl_value_t n = sl_object_new(arena, 9);
     sl_value_set(arena, &n, "id", 2, sl_str_dup(arena, id, strlen(id)));
@@ -390,7 +366,7 @@ static int alert_apply(sl_step_t *step, sl_batch_t *batch, sl_step_ctx_t *ctx, s
         int64_t t = rec->ts;
         if (!a->any || t > a->max_ts) a->max_ts = t;
         a->any = true;
-        uint64_t h = al_hash(kt, kl);
+        uint64_t h = sl_hash64(kt, kl);
         al_slot_t *s;
         if (!cond) {
             /* an idle key needs no slot */

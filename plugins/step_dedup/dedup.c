@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/hash.h"
 #include "../../src/step_util.h"
 #include "sluice/json.h"
 
@@ -55,32 +56,6 @@ typedef struct dedup {
 
 #define DD_MIN_CAP 1024
 
-/* ---- hashing: 8 bytes at a time, multiply-xorshift mixing, a final avalanche ---- */
-
-static uint64_t dd_mix(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static uint64_t dd_hash(const char *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ dd_mix(w)) * 0xc4ceb9fe1a85ec53ULL;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-    h = (h ^ dd_mix(w ^ 0x2545f4914f6cdd1dULL)) * 0xc4ceb9fe1a85ec53ULL;
-    h = dd_mix(h);
-    return h ? h : 1;
-}
 
 /* ---- the table ---- */
 
@@ -185,7 +160,7 @@ static int dedup_apply(sl_step_t *step, sl_batch_t *batch, sl_step_ctx_t *ctx, s
         if (v.type != SL_T_NULL) {
             sl_buf_clear(&d->kbuf);
             sl_json_write(&d->kbuf, v);
-            if (dd_seen(d, dd_hash(d->kbuf.data, d->kbuf.len), rec->ts)) continue;
+            if (dd_seen(d, sl_hash64(d->kbuf.data, d->kbuf.len), rec->ts)) continue;
         }
         batch->recs[out++] = *rec;
     }

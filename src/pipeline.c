@@ -438,7 +438,11 @@ static void load_job(sl_pipeline_t *p, sl_job_cfg_t *j, const sl_cnode_t *k, con
         }
     }
     if (!to) diag_at(d, v, "%s: missing required key 'to' (a list of sinks)", what);
-    else if (want_kind(d, to, SL_CNODE_SEQ, "'to' of a job")) {
+    else if (to->kind == SL_CNODE_SEQ && to->n > 16) {
+        /* the runner tracks what each transactional sink holds for at most 16 sinks */
+        diag_at(d, to, "%s writes to %zu sinks; a job has at most 16 (split it, or fan out through a topic)",
+                what, to->n);
+    } else if (want_kind(d, to, SL_CNODE_SEQ, "'to' of a job")) {
         j->sinks = sl_arena_calloc(&p->arena, (to->n ? to->n : 1) * sizeof *j->sinks);
         for (size_t i = 0; i < to->n; i++) {
             j->sinks[j->nsinks].index = (int)j->nsinks;

@@ -8,14 +8,19 @@
 
 /* Any librdkafka thread. */
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    const char *what = rd_kafka_opaque(rk);
+    const char *const *tag = rd_kafka_opaque(rk);
+    const char *what = tag ? *tag : NULL;
+    /* one set of props serves producers and consumers alike (transport kafka) */
+    if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "property and will be ignored by this")) level = 7;
     if (level <= 4) sl_warn("%s: kafka %s: %s", what ? what : "kafka", fac, buf);
     else sl_debug("%s: kafka %s: %s", what ? what : "kafka", fac, buf);
 }
 
 /* The thread that polls the client. */
 static void kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-    const char *what = opaque;
+    (void)rk;
+    const char *const *tag = opaque;
+    const char *what = tag ? *tag : NULL;
     /* transport errors come and go while brokers restart: librdkafka retries them */
     if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         sl_info("%s: kafka: %s", what ? what : "kafka", reason);
@@ -63,7 +68,6 @@ static int apply_props(rd_kafka_conf_t *conf, const char *what, const sl_cnode_t
 rd_kafka_conf_t *sl_kafka_conf_new(const char *what, const char *brokers, const sl_cnode_t *props,
                                    const char *const *defaults, sl_diags_t *diags, sl_error_t *err) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_opaque(conf, (void *)what);
     rd_kafka_conf_set_log_cb(conf, kafka_log);
     rd_kafka_conf_set_error_cb(conf, kafka_error);
     int bad = 0;

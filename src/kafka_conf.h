@@ -17,7 +17,10 @@
  * errors go to sluice's log, tagged with `what`, which must outlive the client (an
  * arena string of the pipeline).  Returns the conf (the caller owns it until
  * rd_kafka_new() takes it), or NULL with err set (SL_CONFIG) and, when diags is
- * non-NULL, one diagnostic at each bad property's position. */
+ * non-NULL, one diagnostic at each bad property's position.
+ * The caller sets the conf's opaque (rd_kafka_conf_set_opaque) to its own state, a
+ * struct whose FIRST member is `const char *what`: the log and error callbacks read the
+ * tag through it (NULL opaque: logged as "kafka"). */
 rd_kafka_conf_t *sl_kafka_conf_new(const char *what, const char *brokers, const sl_cnode_t *props,
                                    const char *const *defaults, sl_diags_t *diags, sl_error_t *err);
 

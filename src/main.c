@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "http_cli.h"
+#include "kafka_transport.h"
 #include "log.h"
 #include "pipeline.h"
 #include "runner.h"
@@ -300,6 +301,12 @@ static int cmd_tail(int argc, char **argv) {
     int code = 0;
     sl_pipeline_t *p = load_or_report(pos[0], &code);
     if (!p) return EXIT_FATAL;
+    if (p->kafka) {
+        fprintf(stderr, "sluice tail: %s: the topics are on Kafka (transport kafka); read them with any Kafka "
+                "client, e.g. kcat -C -b %s -t %s\n", p->file, p->kafka->brokers, pos[1]);
+        sl_pipeline_free(p);
+        return EXIT_FATAL;
+    }
     sl_journal_t *j;
     sl_error_t err = {0};
     if (sl_runner_open_journal(p, true, &j, &err) != 0) {
@@ -377,16 +384,28 @@ static int cmd_produce(int argc, char **argv) {
     int code = 0;
     sl_pipeline_t *p = load_or_report(argv[1], &code);
     if (!p) return EXIT_FATAL;
-    sl_journal_t *j;
+    sl_journal_t *j = NULL;
+    sl_kt_t *kt = NULL;
     sl_error_t err = {0};
-    if (sl_runner_open_journal(p, false, &j, &err) != 0) {
+    if (p->kafka) {
+        if (!sl_pipeline_topic(p, argv[2])) {
+            fprintf(stderr, "sluice produce: no topic '%s' in %s\n", argv[2], p->file);
+            sl_pipeline_free(p);
+            return EXIT_FATAL;
+        }
+        if (sl_kt_open(p, &kt, &err) != 0) {
+            fprintf(stderr, "sluice produce: transport kafka: %s\n", err.msg);
+            sl_pipeline_free(p);
+            return EXIT_FATAL;
+        }
+    } else if (sl_runner_open_journal(p, false, &j, &err) != 0) {
         fprintf(stderr, "sluice produce: cannot open the journal in %s: %s\n", p->data_dir, err.msg);
         sl_pipeline_free(p);
         return EXIT_FATAL;
     }
     const sl_topic_cfg_t *tc = sl_pipeline_topic(p, argv[2]);
-    sl_topic_t *t;
-    if (sl_journal_topic(j, argv[2], tc ? &tc->opts : NULL, &t, &err) != 0) {
+    sl_topic_t *t = NULL;
+    if (j && sl_journal_topic(j, argv[2], tc ? &tc->opts : NULL, &t, &err) != 0) {
         fprintf(stderr, "sluice produce: %s\n", err.msg);
         sl_journal_close(j);
         sl_pipeline_free(p);
@@ -419,12 +438,17 @@ static int cmd_produce(int argc, char **argv) {
             }
         }
         if ((n <= 0 && b.n) || b.n >= 1000) {
-            sl_txn_t *txn = sl_txn_begin(j, "produce");
-            int rc = sl_txn_append(txn, t, b.recs, b.n, &err);
-            uint64_t seq = 0;
-            if (rc == 0) rc = sl_txn_commit(txn, NULL, 0, &seq, &err);
-            else sl_txn_abort(txn);
-            if (rc == 0) rc = sl_journal_wait_durable(j, seq, 10000);
+            int rc;
+            if (kt) {
+                rc = sl_kt_append(kt, argv[2], b.recs, b.n, &err);
+            } else {
+                sl_txn_t *txn = sl_txn_begin(j, "produce");
+                rc = sl_txn_append(txn, t, b.recs, b.n, &err);
+                uint64_t seq = 0;
+                if (rc == 0) rc = sl_txn_commit(txn, NULL, 0, &seq, &err);
+                else sl_txn_abort(txn);
+                if (rc == 0) rc = sl_journal_wait_durable(j, seq, 10000);
+            }
             if (rc != 0) {
                 fprintf(stderr, "sluice produce: %s\n", err.msg);
                 code = EXIT_FATAL;
@@ -437,7 +461,8 @@ static int cmd_produce(int argc, char **argv) {
     }
     free(line);
     sl_batch_free(&b);
-    sl_journal_close(j);
+    if (j) sl_journal_close(j);
+    sl_kt_close(kt);
     sl_pipeline_free(p);
     fprintf(stderr, "produced %zu record(s) to %s%s\n", total, argv[2], bad ? " (some lines were rejected)" : "");
     if (code == EXIT_OK && bad) code = EXIT_FAIL;
@@ -451,6 +476,12 @@ static int cmd_topics(int argc, char **argv) {
     if (!p) return EXIT_FATAL;
     sl_journal_t *j;
     sl_error_t err = {0};
+    if (p->kafka) {
+        int rc = sl_kt_report(p, stdout, &err);
+        if (rc != 0) fprintf(stderr, "sluice topics: transport kafka: %s\n", err.msg);
+        sl_pipeline_free(p);
+        return rc ? EXIT_FATAL : EXIT_OK;
+    }
     if (sl_runner_open_journal(p, true, &j, &err) != 0) {
         fprintf(stderr, "sluice topics: cannot open the journal in %s: %s\n", p->data_dir, err.msg);
         sl_pipeline_free(p);

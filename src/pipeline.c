@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "kafka_transport.h"
 #include "preset.h"
 #include "serve.h"
 #include "web.h"
@@ -573,8 +574,10 @@ int sl_pipeline_load_files(const char *const *paths, size_t nfiles, sl_pipeline_
         }
     }
     if (p->dashboard) sl_dashboard_check(p->dashboard, d);
-    if (p->transport)
-        diag_at(d, p->transport, "'transport' (Kafka) is not available in this build: topics use the embedded journal");
+    if (p->transport && !sl_cnode_is_null(p->transport)) {
+        p->kafka = sl_arena_calloc(&p->arena, sizeof *p->kafka);
+        sl_kt_conf_parse(p->transport, p->transport->file, &p->arena, p->kafka, d);
+    }
     if (sources) {
         p->sources = sl_arena_calloc(&p->arena, (sources->n ? sources->n : 1) * sizeof *p->sources);
         for (size_t i = 0; i < sources->n; i++) {
@@ -694,6 +697,13 @@ void sl_pipeline_doc(FILE *out) {
     fputs("## serve\n\nThe embedded HTTP server: dashboard, query API, live tail, /metrics, /health, /ready "
           "and ingest endpoints.\n\n", out);
     sl_config_map_doc(sl_serve_config_map, out);
+    fputs("\n", out);
+    fputs("## transport.kafka\n\nWith `transport: {kafka: {...}}` every topic of the pipeline is a Kafka topic; "
+          "several processes running the same file share the jobs' partitions (consumer group `sluice.<job>`) "
+          "and exactly one of them polls the sources (the lease: group `sluice.<name>.lease` on the "
+          "single-partition topic `sluice.<name>.coord`, which also holds the sources' cursors). "
+          "See docs/SCALING.md.\n\n", out);
+    sl_config_map_doc(sl_kt_config_map, out);
     fputs("\n", out);
     fputs("## topics.NAME\n\n", out);
     sl_config_map_doc(topic_map, out);

@@ -61,6 +61,7 @@ struct sl_pipeline {
     sl_job_cfg_t *jobs;
     size_t njobs;
     const sl_cnode_t *serve, *dashboard, *alerts, *tests, *transport;
+    struct sl_kt_conf *kafka;   /* `transport: {kafka: ...}` (src/kafka_transport.h); NULL: journal */
 };
 
 /* Load and check FILE.  Returns 0 and *out, or SL_CONFIG with every problem in diags

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "kafka_transport.h"
 #include "log.h"
 #include "metrics.h"
 #include "serve.h"
@@ -52,7 +53,8 @@ typedef struct runner runner_t;
 
 typedef struct topic_rt {
     const char *name;
-    sl_topic_t *topic;
+    sl_topic_t *topic;         /* the journal's (with transport kafka: unused but open) */
+    int partitions;
     int writers;               /* sources and topic sinks still running (for --once) */
 } topic_rt_t;
 
@@ -85,13 +87,15 @@ typedef struct job_rt {
     uint64_t records_in, records_out, dlq_count, batches;
     sl_metric_t *m_in, *m_out, *m_dlq, *m_batches, *m_latency, **m_rows, **m_errors, **m_write;
     _Atomic int state;         /* 0 starting, 1 running, 2 retrying a sink, 3 stopped */
+    _Atomic int64_t kafka_lag; /* transport kafka: records behind, over the partitions held */
     int exit_code;
 } job_rt_t;
 
 struct runner {
     sl_pipeline_t *pipe;
     const sl_run_opts_t *opts;
-    sl_journal_t *journal;
+    sl_journal_t *journal;     /* with transport kafka: only the jobs' step state */
+    sl_kt_t *kt;               /* transport kafka, or NULL */
     topic_rt_t *topics;
     size_t ntopics;
     source_rt_t *sources;
@@ -166,6 +170,21 @@ int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_er
         if (sl_record_key_ts(rec, s->cfg->key, s->cfg->ts, &s->r->pipe->vars, &b->arena, &kerr) != 0)
             sl_warn("source %s: record %zu: %s (kept with ingest time and no key)", s->cfg->name, i,
                     kerr.msg);
+    }
+    if (s->r->kt) {
+        char dlq[300];
+        snprintf(dlq, sizeof dlq, "%s.dlq", s->cfg->name);
+        int rc = sl_kt_source_commit(s->r->kt, s->cfg->name, s->to->name, b->recs, b->n, dlq, s->dlq, s->ndlq,
+                                     cursor, cursor_len, err);
+        if (rc == 0) {
+            s->records += b->n;
+            sl_metric_add(s->m_records, (double)b->n);
+            sl_metric_add(s->m_dlq, (double)s->ndlq);
+            if (s->ndlq) sl_warn("source %s: %zu bad input(s) to %s", s->cfg->name, s->ndlq, dlq);
+        }
+        sl_batch_reset(b);
+        s->ndlq = 0;
+        return rc;
     }
     if (s->ndlq && !s->dlq_topic) {
         char name[300];
@@ -257,7 +276,25 @@ static void *sources_main(void *arg) {
         s->started = start;
         s->due = start;
     }
+    uint64_t lease_seen = 0;
     while (active && !sl_stop_requested) {
+        if (r->kt) {
+            /* transport kafka: only the holder of the lease polls; a (re)gained lease
+             * reopens every source with the cursor its last holder committed */
+            uint64_t epoch = 0;
+            bool held = sl_kt_lease(r->kt, &epoch);
+            if (!held || epoch != lease_seen)
+                for (size_t i = 0; i < p->nsources; i++) {
+                    source_rt_t *s = &r->sources[i];
+                    if (s->opened && s->cfg->inst.plugin->close) s->cfg->inst.plugin->close(&s->cfg->inst);
+                    s->opened = false;
+                }
+            if (!held) {
+                nap(100);
+                continue;
+            }
+            lease_seen = epoch;
+        }
         int64_t now = sl_mono_ms(), soonest = now + 100;
         for (size_t i = 0; i < p->nsources && !sl_stop_requested; i++) {
             source_rt_t *s = &r->sources[i];
@@ -276,7 +313,8 @@ static void *sources_main(void *arg) {
             if (!s->opened) {
                 void *cur = NULL;
                 size_t len = 0;
-                sl_journal_cursor(r->journal, s->cfg->name, &cur, &len);
+                if (r->kt) sl_kt_cursor(r->kt, s->cfg->name, &cur, &len);
+                else sl_journal_cursor(r->journal, s->cfg->name, &cur, &len);
                 s->cfg->inst.cursor = cur;
                 s->cfg->inst.cursor_len = len;
                 int rc = plug->open ? plug->open(&s->cfg->inst, &err) : 0;
@@ -386,10 +424,15 @@ static int append_dlq(runner_t *r, job_rt_t *jr, sl_step_ctx_t *ctx) {
     char writer[300];
     snprintf(writer, sizeof writer, "%s:dlq", jr->cfg->name);
     for (;;) {
-        sl_txn_t *txn = sl_txn_begin(r->journal, writer);
-        int rc = sl_txn_append(txn, jr->dlq->topic, ctx->dlq, ctx->ndlq, &err);
-        if (rc == 0) rc = sl_txn_commit(txn, NULL, 0, NULL, &err);
-        else sl_txn_abort(txn);
+        int rc;
+        if (r->kt) {
+            rc = sl_kt_append(r->kt, jr->cfg->dlq, ctx->dlq, ctx->ndlq, &err);
+        } else {
+            sl_txn_t *txn = sl_txn_begin(r->journal, writer);
+            rc = sl_txn_append(txn, jr->dlq->topic, ctx->dlq, ctx->ndlq, &err);
+            if (rc == 0) rc = sl_txn_commit(txn, NULL, 0, NULL, &err);
+            else sl_txn_abort(txn);
+        }
         if (rc == 0) break;
         sl_errorf("job %s: cannot write its dead-letter topic: %s", jr->cfg->name, err.msg);
         if (sl_stop_requested) return rc;
@@ -449,13 +492,165 @@ static int open_sink(job_rt_t *jr, sl_sink_t *sink) {
     }
 }
 
+/* Restore the step state checkpointed with the offsets (layout: per stateful step:
+ * u32 index, u32 len, bytes). */
+static void restore_state(runner_t *r, sl_job_cfg_t *job) {
+    void *state = NULL;
+    size_t state_len = 0;
+    sl_journal_group_state(r->journal, job->name, &state, &state_len);
+    size_t at = 0;
+    while (state && at + 8 <= state_len) {
+        uint32_t idx, len;
+        memcpy(&idx, (char *)state + at, 4);
+        memcpy(&len, (char *)state + at + 4, 4);
+        at += 8;
+        if (at + len > state_len) break;
+        if (idx < job->nsteps && job->steps[idx].plugin->restore) {
+            sl_error_t err = {0};
+            if (job->steps[idx].plugin->restore(&job->steps[idx], (char *)state + at, len, &err) != 0)
+                sl_warn("job %s: step %u: state not restored: %s", job->name, idx, err.msg);
+        }
+        at += len;
+    }
+    free(state);
+}
+
+static void snapshot_state(const sl_job_cfg_t *job, sl_buf_t *st) {
+    for (size_t i = 0; i < job->nsteps; i++) {
+        if (!job->steps[i].plugin->snapshot) continue;
+        size_t at = st->len;
+        uint32_t idx = (uint32_t)i, len = 0;
+        sl_buf_append(st, &idx, 4);
+        sl_buf_append(st, &len, 4);
+        job->steps[i].plugin->snapshot(&job->steps[i], st);
+        len = (uint32_t)(st->len - at - 8);
+        memcpy(st->data + at + 4, &len, 4);
+    }
+}
+
+/* What transactional sink s holds for the job's partitions (tps[].held[s]). */
+static int learn_held(job_rt_t *jr, size_t s, tp_t *tps, size_t ntp) {
+    sl_sink_t *sink = &jr->cfg->sinks[s];
+    if (!sink->plugin->transactional || !sink->plugin->committed || s >= 16) return 0;
+    sl_offsets_t held = {0};
+    sl_error_t err = {0};
+    if (sink->plugin->committed(sink, &held, &err) != 0) {
+        sl_errorf("job %s: sink %s: %s", jr->cfg->name, sink->plugin->name, err.msg);
+        return -1;
+    }
+    for (size_t h = 0; h < held.n; h++)
+        for (size_t t = 0; t < ntp; t++)
+            if (strcmp(held.v[h].topic, tps[t].t->name) == 0 && held.v[h].partition == tps[t].partition)
+                tps[t].held[s] = held.v[h].offset;
+    for (size_t h = 0; h < held.n; h++) free((char *)held.v[h].topic);
+    free(held.v);
+    return 0;
+}
+
+/* Open every sink (retrying), learn what transactional sinks hold.  Returns 0, or the
+ * job's exit code. */
+static int open_sinks(job_rt_t *jr, sl_step_ctx_t *ctx, struct sink_job_ctx *sctx, tp_t *tps, size_t ntp,
+                      size_t *nopen) {
+    sl_job_cfg_t *job = jr->cfg;
+    for (size_t s = 0; s < job->nsinks; s++) {
+        sl_sink_t *sink = &job->sinks[s];
+        sctx[s].steps = ctx;
+        sctx[s].name = sl_arena_sprintf(&jr->r->pipe->arena, "sink:%s", sink->plugin->name);
+        sink->job_ctx = &sctx[s];
+        if (open_sink(jr, sink) != 0) return sl_stop_requested ? 0 : 3;
+        (*nopen)++;
+        if (learn_held(jr, s, tps, ntp) != 0) return 3;
+    }
+    return 0;
+}
+
+/* Give the batch to every sink (invariant 2: a transactional sink gets only what it
+ * does not hold yet).  0 when every sink acknowledged. */
+static int write_sinks(job_rt_t *jr, tp_t *tps, size_t ntp, const sl_batch_t *batch, sl_batch_t *view,
+                       const sl_offsets_t *upto) {
+    sl_job_cfg_t *job = jr->cfg;
+    int rc = 0;
+    for (size_t s = 0; s < job->nsinks && rc == 0; s++) {
+        sl_sink_t *sink = &job->sinks[s];
+        const sl_batch_t *give = batch;
+        if (sink->plugin->transactional && s < 16) {
+            bool skip_any = false;
+            for (size_t t = 0; t < ntp; t++)
+                if (tps[t].held[s] > tps[t].pos) skip_any = true;
+            if (skip_any) {
+                if (view->cap < batch->n) {
+                    view->cap = batch->n;
+                    view->recs = realloc(view->recs, view->cap * sizeof *view->recs);
+                }
+                view->n = 0;
+                for (size_t i = 0; i < batch->n; i++) {
+                    const sl_record_t *rec = &batch->recs[i];
+                    bool held = false;
+                    for (size_t t = 0; t < ntp; t++)
+                        if (tps[t].t->name == rec->topic || strcmp(tps[t].t->name, rec->topic) == 0)
+                            if (tps[t].partition == rec->partition && rec->offset < tps[t].held[s]) held = true;
+                    if (!held) view->recs[view->n++] = *rec;
+                }
+                give = view;
+            }
+        }
+        rc = write_sink(jr, sink, give, upto);
+    }
+    return rc;
+}
+
+static void count_batch(job_rt_t *jr, const sl_batch_t *batch) {
+    jr->records_out += batch->n;
+    jr->batches++;
+    sl_metric_add(jr->m_out, (double)batch->n);
+    sl_metric_add(jr->m_batches, 1);
+    int64_t done_ms = sl_now_ms();
+    for (size_t i = 0; i < batch->n; i++)
+        if (batch->recs[i].ingest_ts > 0)
+            sl_metric_observe(jr->m_latency, (double)(done_ms - batch->recs[i].ingest_ts) / 1000.0);
+}
+
+static void close_job(job_rt_t *jr, size_t nopen) {
+    runner_t *r = jr->r;
+    sl_job_cfg_t *job = jr->cfg;
+    jr->state = 3;
+    for (size_t s = 0; s < nopen; s++)
+        if (job->sinks[s].plugin->close) job->sinks[s].plugin->close(&job->sinks[s]);
+    for (size_t s = 0; s < jr->nsink_topics; s++) writer_done(r, jr->sink_topics[s]);
+    sl_info("job %s: stopped (%llu records in, %llu out, %llu to %s)", job->name,
+            (unsigned long long)jr->records_in, (unsigned long long)jr->records_out,
+            (unsigned long long)jr->dlq_count, job->dlq);
+}
+
+static bool writers_closed(job_rt_t *jr) {
+    for (size_t i = 0; i < jr->cfg->nfrom; i++)
+        if (writers_left(jr->r, jr->from[i])) return false;
+    return true;
+}
+
+/* The job's partitions, from-topic major; every tp starts unheld at -1. */
+static tp_t *make_tps(job_rt_t *jr, size_t *ntp) {
+    size_t n = 0;
+    for (size_t i = 0; i < jr->cfg->nfrom; i++) n += (size_t)jr->from[i]->partitions;
+    tp_t *tps = calloc(n ? n : 1, sizeof *tps);
+    size_t k = 0;
+    for (size_t i = 0; i < jr->cfg->nfrom; i++)
+        for (int p = 0; p < jr->from[i]->partitions; p++, k++) {
+            tps[k].t = jr->from[i];
+            tps[k].partition = p;
+            tps[k].pos = -1;
+            for (size_t s = 0; s < 16; s++) tps[k].held[s] = -1;
+        }
+    *ntp = n;
+    return tps;
+}
+
 static void *job_main(void *arg) {
     job_rt_t *jr = arg;
     runner_t *r = jr->r;
     sl_job_cfg_t *job = jr->cfg;
     size_t ntp = 0;
-    for (size_t i = 0; i < job->nfrom; i++) ntp += (size_t)sl_topic_partitions(jr->from[i]->topic);
-    tp_t *tps = calloc(ntp ? ntp : 1, sizeof *tps);
+    tp_t *tps = make_tps(jr, &ntp);
     sl_offset_t *offs = calloc(ntp ? ntp : 1, sizeof *offs);
     struct sink_job_ctx *sctx = calloc(job->nsinks ? job->nsinks : 1, sizeof *sctx);
     sl_batch_t batch, view;
@@ -464,66 +659,16 @@ static void *job_main(void *arg) {
     sl_step_ctx_t ctx;
     sl_step_ctx_init(&ctx, job, &r->pipe->vars, &batch);
     size_t nopen = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < job->nfrom; i++)
-        for (int p = 0; p < sl_topic_partitions(jr->from[i]->topic); p++, k++) {
-            tps[k].t = jr->from[i];
-            tps[k].partition = p;
-            int64_t off = sl_journal_group_offset(r->journal, job->name, jr->from[i]->name, p);
-            int64_t start = sl_topic_start(jr->from[i]->topic, p);
-            tps[k].pos = off < start ? start : off;
-            for (size_t s = 0; s < 16; s++) tps[k].held[s] = -1;
-        }
-    /* restore step state checkpointed with the offsets */
-    void *state = NULL;
-    size_t state_len = 0;
-    sl_journal_group_state(r->journal, job->name, &state, &state_len);
-    if (state && state_len) {
-        /* layout: per stateful step: u32 index, u32 len, bytes */
-        size_t at = 0;
-        while (at + 8 <= state_len) {
-            uint32_t idx, len;
-            memcpy(&idx, (char *)state + at, 4);
-            memcpy(&len, (char *)state + at + 4, 4);
-            at += 8;
-            if (at + len > state_len) break;
-            if (idx < job->nsteps && job->steps[idx].plugin->restore) {
-                sl_error_t err = {0};
-                if (job->steps[idx].plugin->restore(&job->steps[idx], (char *)state + at, len, &err) != 0)
-                    sl_warn("job %s: step %u: state not restored: %s", job->name, idx, err.msg);
-            }
-            at += len;
-        }
+    for (size_t t = 0; t < ntp; t++) {
+        int64_t off = sl_journal_group_offset(r->journal, job->name, tps[t].t->name, tps[t].partition);
+        int64_t start = sl_topic_start(tps[t].t->topic, tps[t].partition);
+        tps[t].pos = off < start ? start : off;
     }
-    free(state);
-    /* open sinks; learn what transactional sinks already hold */
-    for (size_t s = 0; s < job->nsinks; s++) {
-        sl_sink_t *sink = &job->sinks[s];
-        sctx[s].steps = &ctx;
-        sctx[s].name = sl_arena_sprintf(&r->pipe->arena, "sink:%s", sink->plugin->name);
-        sink->job_ctx = &sctx[s];
-        if (open_sink(jr, sink) != 0) {
-            jr->exit_code = sl_stop_requested ? 0 : 3;
-            goto out;
-        }
-        nopen++;
-        if (sink->plugin->transactional && sink->plugin->committed && s < 16) {
-            sl_offsets_t held = {0};
-            sl_error_t err = {0};
-            if (sink->plugin->committed(sink, &held, &err) == 0) {
-                for (size_t h = 0; h < held.n; h++)
-                    for (size_t t = 0; t < ntp; t++)
-                        if (strcmp(held.v[h].topic, tps[t].t->name) == 0 &&
-                            held.v[h].partition == tps[t].partition)
-                            tps[t].held[s] = held.v[h].offset;
-                for (size_t h = 0; h < held.n; h++) free((char *)held.v[h].topic);
-                free(held.v);
-            } else {
-                sl_errorf("job %s: sink %s: %s", job->name, sink->plugin->name, err.msg);
-                jr->exit_code = 3;
-                goto out;
-            }
-        }
+    restore_state(r, job);
+    int code = open_sinks(jr, &ctx, sctx, tps, ntp, &nopen);
+    if (code) {
+        jr->exit_code = code;
+        goto out;
     }
     jr->state = 1;
     sl_info("job %s: started (%zu partition(s), %zu step(s), %zu sink(s))", job->name, ntp,
@@ -561,10 +706,7 @@ static void *job_main(void *arg) {
         bool at_end = batch.n == 0;
         if (at_end) {
             if (sl_stop_requested) break;
-            bool closed = true;
-            for (size_t i = 0; i < job->nfrom; i++)
-                if (writers_left(r, jr->from[i])) closed = false;
-            if (r->opts->once && closed) {
+            if (r->opts->once && writers_closed(jr)) {
                 /* re-check the ends after writers closed: nothing may be left */
                 bool more = false;
                 for (size_t t = 0; t < ntp; t++)
@@ -602,52 +744,14 @@ static void *job_main(void *arg) {
             offs[t].offset = next[t];
         }
         sl_offsets_t upto = {job->name, offs, ntp};
-        int rc = 0;
-        for (size_t s = 0; s < job->nsinks && rc == 0; s++) {
-            sl_sink_t *sink = &job->sinks[s];
-            const sl_batch_t *give = &batch;
-            if (sink->plugin->transactional && s < 16) {
-                /* invariant 2: skip what the sink already holds */
-                bool skip_any = false;
-                for (size_t t = 0; t < ntp; t++)
-                    if (tps[t].held[s] > tps[t].pos) skip_any = true;
-                if (skip_any) {
-                    if (view.cap < batch.n) {
-                        view.cap = batch.n;
-                        view.recs = realloc(view.recs, view.cap * sizeof *view.recs);
-                    }
-                    view.n = 0;
-                    for (size_t i = 0; i < batch.n; i++) {
-                        const sl_record_t *rec = &batch.recs[i];
-                        bool held = false;
-                        for (size_t t = 0; t < ntp; t++)
-                            if (tps[t].t->name == rec->topic || strcmp(tps[t].t->name, rec->topic) == 0)
-                                if (tps[t].partition == rec->partition && rec->offset < tps[t].held[s])
-                                    held = true;
-                        if (!held) view.recs[view.n++] = *rec;
-                    }
-                    give = &view;
-                }
-            }
-            rc = write_sink(jr, sink, give, &upto);
-        }
-        if (rc != 0) {
+        if (write_sinks(jr, tps, ntp, &batch, &view, &upto) != 0) {
             if (!sl_stop_requested) jr->exit_code = 3;
             break;
         }
         if (append_dlq(r, jr, &ctx) != 0) break;
         /* invariant 1: commit after every sink acknowledged */
         sl_buf_t st = SL_BUF_INIT;
-        for (size_t i = 0; i < job->nsteps; i++) {
-            if (!job->steps[i].plugin->snapshot) continue;
-            size_t at = st.len;
-            uint32_t idx = (uint32_t)i, len = 0;
-            sl_buf_append(&st, &idx, 4);
-            sl_buf_append(&st, &len, 4);
-            job->steps[i].plugin->snapshot(&job->steps[i], &st);
-            len = (uint32_t)(st.len - at - 8);
-            memcpy(st.data + at + 4, &len, 4);
-        }
+        snapshot_state(job, &st);
         for (;;) {
             sl_error_t cerr = {0};
             if (sl_journal_group_commit(r->journal, job->name, offs, ntp, st.data, st.len, &cerr) == 0)
@@ -658,28 +762,225 @@ static void *job_main(void *arg) {
         }
         sl_buf_free(&st);
         for (size_t t = 0; t < ntp; t++) tps[t].pos = next[t];
-        jr->records_out += batch.n;
-        jr->batches++;
-        sl_metric_add(jr->m_out, (double)batch.n);
-        sl_metric_add(jr->m_batches, 1);
-        int64_t done_ms = sl_now_ms();
-        for (size_t i = 0; i < batch.n; i++)
-            if (batch.recs[i].ingest_ts > 0)
-                sl_metric_observe(jr->m_latency, (double)(done_ms - batch.recs[i].ingest_ts) / 1000.0);
+        count_batch(jr, &batch);
         if (at_end) break;  /* the flush batch of --once */
     }
 out:
-    jr->state = 3;
-    for (size_t s = 0; s < nopen; s++)
-        if (job->sinks[s].plugin->close) job->sinks[s].plugin->close(&job->sinks[s]);
-    for (size_t s = 0; s < jr->nsink_topics; s++) writer_done(r, jr->sink_topics[s]);
-    sl_info("job %s: stopped (%llu records in, %llu out, %llu to %s)", job->name,
-            (unsigned long long)jr->records_in, (unsigned long long)jr->records_out,
-            (unsigned long long)jr->dlq_count, job->dlq);
+    close_job(jr, nopen);
     sl_step_ctx_free(&ctx);
     sl_batch_free(&batch);
     free(view.recs);
     free(tps);
+    free(offs);
+    free(sctx);
+    return NULL;
+}
+
+/* ---- the same loop over Kafka (transport kafka) ---- */
+
+typedef struct kjob {
+    job_rt_t *jr;
+    tp_t *tps;
+    size_t ntp;
+    size_t *base;              /* per from-topic: index of its partition 0 in tps */
+    bool *owned;
+    int64_t *next;             /* offsets after the batch being read */
+    sl_step_ctx_t *ctx;
+} kjob_t;
+
+static size_t kjob_tp(const kjob_t *k, size_t from, int partition) {
+    if (from >= k->jr->cfg->nfrom || partition < 0 || partition >= k->jr->from[from]->partitions) return (size_t)-1;
+    return k->base[from] + (size_t)partition;
+}
+
+/* Job thread, inside sl_kt_consume: a partition comes or goes.  A transactional sink's
+ * stored offsets are the truth: they are read again (another process may have written
+ * since), and when every sink is transactional the partition starts at the lowest. */
+static void kjob_assign(void *opaque, size_t from, int partition, bool assigned, int64_t *start) {
+    kjob_t *k = opaque;
+    size_t t = kjob_tp(k, from, partition);
+    if (t == (size_t)-1) return;
+    k->owned[t] = assigned;
+    if (!assigned) return;
+    job_rt_t *jr = k->jr;
+    bool all_tx = jr->cfg->nsinks > 0 && jr->cfg->nsinks <= 16;
+    int64_t low = INT64_MAX;
+    for (size_t s = 0; s < jr->cfg->nsinks && s < 16; s++) {
+        k->tps[t].held[s] = -1;
+        const sl_sink_plugin_t *pl = jr->cfg->sinks[s].plugin;
+        if (!pl->transactional || !pl->committed) {
+            all_tx = false;
+            continue;
+        }
+        /* a sink that cannot say what it holds is asked again: guessing "nothing"
+         * would write twice what it holds */
+        while (learn_held(jr, s, k->tps, k->ntp) != 0 && !sl_stop_requested) nap(500);
+        if (k->tps[t].held[s] < 0) all_tx = false;
+        else if (k->tps[t].held[s] < low) low = k->tps[t].held[s];
+    }
+    k->tps[t].pos = all_tx ? low : -1;   /* -1: the group's committed offset */
+    k->next[t] = k->tps[t].pos;
+    *start = k->tps[t].pos;
+}
+
+static bool kjob_keep(void *opaque, size_t from, int partition, int64_t offset) {
+    kjob_t *k = opaque;
+    size_t t = kjob_tp(k, from, partition);
+    if (t == (size_t)-1 || !k->owned[t]) return false;   /* invariant: held partitions only */
+    if (k->tps[t].pos >= 0 && offset < k->tps[t].pos) return false;
+    k->next[t] = offset + 1;
+    return true;
+}
+
+static void kjob_bad(void *opaque, const sl_record_t *rec, const char *why) {
+    kjob_t *k = opaque;
+    sl_dlq_add(k->ctx, rec, "kafka", why);
+}
+
+static void *job_main_kafka(void *arg) {
+    job_rt_t *jr = arg;
+    runner_t *r = jr->r;
+    sl_job_cfg_t *job = jr->cfg;
+    kjob_t k = {.jr = jr};
+    k.tps = make_tps(jr, &k.ntp);
+    size_t ntp = k.ntp;
+    tp_t *tps = k.tps;
+    k.base = calloc(job->nfrom ? job->nfrom : 1, sizeof *k.base);
+    for (size_t i = 1; i < job->nfrom; i++) k.base[i] = k.base[i - 1] + (size_t)jr->from[i - 1]->partitions;
+    k.owned = calloc(ntp ? ntp : 1, sizeof *k.owned);
+    k.next = calloc(ntp ? ntp : 1, sizeof *k.next);
+    sl_offset_t *offs = calloc(ntp ? ntp : 1, sizeof *offs);
+    struct sink_job_ctx *sctx = calloc(job->nsinks ? job->nsinks : 1, sizeof *sctx);
+    const char **names = calloc(job->nfrom ? job->nfrom : 1, sizeof *names);
+    for (size_t i = 0; i < job->nfrom; i++) names[i] = jr->from[i]->name;
+    sl_batch_t batch, view;
+    sl_batch_init(&batch);
+    memset(&view, 0, sizeof view);
+    sl_step_ctx_t ctx;
+    sl_step_ctx_init(&ctx, job, &r->pipe->vars, &batch);
+    k.ctx = &ctx;
+    size_t nopen = 0;
+    sl_kt_consumer_t *c = NULL;
+    restore_state(r, job);
+    int code = open_sinks(jr, &ctx, sctx, tps, ntp, &nopen);
+    if (code) {
+        jr->exit_code = code;
+        goto out;
+    }
+    for (int64_t backoff = 0;;) {
+        sl_error_t err = {0};
+        if (sl_kt_consumer_open(r->kt, job->name, names, job->nfrom, kjob_assign, kjob_keep, kjob_bad, &k, &c,
+                                &err) == 0)
+            break;
+        if (err.code != SL_RETRY || sl_stop_requested) {
+            sl_errorf("%s", err.msg);
+            jr->exit_code = sl_stop_requested ? 0 : 3;
+            goto out;
+        }
+        backoff = next_backoff(backoff);
+        sl_warn("%s (retry in %lld ms)", err.msg, (long long)backoff);
+        nap(backoff);
+    }
+    jr->state = 1;
+    sl_info("job %s: started on Kafka as group sluice.%s (%zu partition(s), %zu step(s), %zu sink(s))", job->name,
+            job->name, ntp, job->nsteps, job->nsinks);
+    bool flushed = false;
+    for (;;) {
+        if (sl_stop_requested) break;  /* invariant 4 */
+        sl_batch_reset(&batch);
+        ctx.now_ms = sl_now_ms();
+        ctx.ndlq = 0;
+        for (size_t t = 0; t < ntp; t++) k.next[t] = tps[t].pos;
+        sl_kt_consume(c, &batch, (size_t)job->max_batch, (size_t)job->max_batch_bytes, 200);
+        bool at_end = batch.n == 0 && ctx.ndlq == 0;
+        if (at_end) {
+            if (sl_stop_requested) break;
+            if (!r->opts->once || !writers_closed(jr)) continue;
+            /* --once: done when this process holds every partition and is at its end */
+            bool more = false;
+            for (size_t t = 0; t < ntp && !more; t++) {
+                if (!k.owned[t]) {
+                    more = true;
+                    break;
+                }
+                int64_t pos = tps[t].pos >= 0 ? tps[t].pos : sl_kt_committed(c, tps[t].t->name, tps[t].partition);
+                int64_t end = sl_kt_end(c, tps[t].t->name, tps[t].partition);
+                if (end < 0 || (end > 0 && pos < end)) more = true;
+            }
+            if (more) continue;
+            if (flushed) break;
+            flushed = true;
+            sl_error_t err = {0};
+            if (sl_job_flush(job, &batch, &ctx, &err) != 0) {
+                sl_errorf("job %s: %s", job->name, err.msg);
+                jr->exit_code = 3;
+                break;
+            }
+            if (batch.n == 0 && ctx.ndlq == 0) break;
+        } else {
+            jr->records_in += batch.n;
+            sl_metric_add(jr->m_in, (double)batch.n);
+            for (size_t i = 0; i < batch.n; i++) batch.recs[i].orig = batch.recs[i].value;
+            sl_error_t err = {0};
+            if (sl_job_apply(job, &batch, &ctx, &err) != 0) {
+                sl_errorf("job %s: %s", job->name, err.msg);
+                jr->exit_code = 3;
+                break;
+            }
+        }
+        /* only partitions this process holds and has a position in: a sink must never
+         * overwrite the offsets another process stored for the others */
+        size_t nup = 0;
+        for (size_t t = 0; t < ntp; t++)
+            if (k.owned[t] && k.next[t] >= 0) {
+                offs[nup].topic = tps[t].t->name;
+                offs[nup].partition = tps[t].partition;
+                offs[nup++].offset = k.next[t];
+            }
+        sl_offsets_t upto = {job->name, offs, nup};
+        if (write_sinks(jr, tps, ntp, &batch, &view, &upto) != 0) {
+            if (!sl_stop_requested) jr->exit_code = 3;
+            break;
+        }
+        if (append_dlq(r, jr, &ctx) != 0) break;
+        /* invariant 1: commit after every sink acknowledged; step state stays local */
+        sl_buf_t st = SL_BUF_INIT;
+        snapshot_state(job, &st);
+        if (st.len) {
+            sl_error_t serr = {0};
+            if (sl_journal_group_commit(r->journal, job->name, NULL, 0, st.data, st.len, &serr) != 0)
+                sl_errorf("job %s: cannot save its step state: %s", job->name, serr.msg);
+        }
+        sl_buf_free(&st);
+        for (;;) {
+            sl_error_t cerr = {0};
+            if (sl_kt_commit(c, offs, nup, &cerr) == 0) break;
+            sl_errorf("job %s: cannot commit offsets: %s", job->name, cerr.msg);
+            if (sl_stop_requested) break;
+            nap(1000);
+        }
+        int64_t lag = 0;
+        for (size_t t = 0; t < ntp; t++) {
+            if (!k.owned[t]) continue;
+            tps[t].pos = k.next[t];
+            int64_t end = sl_kt_cached_end(c, tps[t].t->name, tps[t].partition);
+            if (end > tps[t].pos && tps[t].pos >= 0) lag += end - tps[t].pos;
+        }
+        jr->kafka_lag = lag;
+        count_batch(jr, &batch);
+        if (at_end) break;  /* the flush batch of --once */
+    }
+out:
+    sl_kt_consumer_close(c);   /* may call kjob_assign (revocations): k is still alive */
+    close_job(jr, nopen);
+    sl_step_ctx_free(&ctx);
+    sl_batch_free(&batch);
+    free(view.recs);
+    free(tps);
+    free(k.base);
+    free(k.owned);
+    free(k.next);
+    free(names);
     free(offs);
     free(sctx);
     return NULL;
@@ -745,8 +1046,8 @@ int sl_runner_status_json(sl_buf_t *out) {
         if (i) sl_buf_putc(out, ',');
         sl_buf_puts(out, "{\"name\":");
         sl_json_write_string(out, jr->cfg->name, strlen(jr->cfg->name));
-        int64_t lag = 0;
-        for (size_t f = 0; f < jr->cfg->nfrom; f++)
+        int64_t lag = r->kt ? jr->kafka_lag : 0;
+        for (size_t f = 0; f < jr->cfg->nfrom && !r->kt; f++)
             for (int p = 0; p < sl_topic_partitions(jr->from[f]->topic); p++) {
                 int64_t off = sl_journal_group_offset(r->journal, jr->cfg->name, jr->from[f]->name, p);
                 int64_t start = sl_topic_start(jr->from[f]->topic, p);
@@ -790,6 +1091,10 @@ int sl_runner_status_json(sl_buf_t *out) {
         if (i) sl_buf_putc(out, ',');
         sl_buf_puts(out, "{\"name\":");
         sl_json_write_string(out, t->name, strlen(t->name));
+        if (r->kt) {   /* the cluster has the figures: `sluice topics` */
+            sl_buf_printf(out, ",\"transport\":\"kafka\",\"partition_count\":%d,\"partitions\":[]}", t->partitions);
+            continue;
+        }
         sl_buf_puts(out, ",\"partitions\":[");
         for (int p = 0; p < sl_topic_partitions(t->topic); p++)
             sl_buf_printf(out, "%s{\"start\":%lld,\"end\":%lld,\"bytes\":%lld}", p ? "," : "",
@@ -799,6 +1104,30 @@ int sl_runner_status_json(sl_buf_t *out) {
     }
     sl_buf_puts(out, "]}");
     return 0;
+}
+
+bool sl_runner_on_kafka(void) {
+    runner_t *r = current;
+    return r && r->kt;
+}
+
+int sl_runner_append(const char *topic, const sl_record_t *recs, size_t n, const char *writer, sl_error_t *err) {
+    runner_t *r = current;
+    if (!r) return sl_error_set(err, SL_RETRY, "the pipeline is not running");
+    if (r->kt) return sl_kt_append(r->kt, topic, recs, n, err);
+    sl_topic_t *t;
+    if (sl_journal_topic(r->journal, topic, NULL, &t, err) != 0) return SL_RETRY;
+    /* the journal sets partition/offset on the records it appends: work on a copy */
+    sl_record_t *copy = malloc((n ? n : 1) * sizeof *copy);
+    if (!copy) return sl_error_set(err, SL_NOMEM, "out of memory");
+    memcpy(copy, recs, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++) copy[i].partition = -1;
+    sl_txn_t *txn = sl_txn_begin(r->journal, writer);
+    int rc = sl_txn_append(txn, t, copy, n, err);
+    if (rc == 0) rc = sl_txn_commit(txn, NULL, 0, NULL, err);
+    else sl_txn_abort(txn);
+    free(copy);
+    return rc == 0 ? 0 : SL_RETRY;
 }
 
 int sl_runner_ingest(const char *source, sl_batch_t *batch, int64_t timeout_ms, sl_error_t *err) {
@@ -817,6 +1146,11 @@ int sl_runner_ingest(const char *source, sl_batch_t *batch, int64_t timeout_ms, 
         sl_error_t kerr = {0};
         if (sl_record_key_ts(rec, s->cfg->key, s->cfg->ts, &r->pipe->vars, &batch->arena, &kerr) != 0)
             return sl_error_set(err, SL_EVAL, "record %zu: %s", i, kerr.msg);
+    }
+    if (r->kt) {
+        int rc = sl_kt_append(r->kt, s->cfg->to, batch->recs, batch->n, err);
+        if (rc == 0) sl_metric_add(s->m_records, (double)batch->n);
+        return rc;
     }
     pthread_mutex_lock(&s->ingest_lock);
     sl_txn_t *txn = sl_txn_begin(r->journal, s->cfg->name);
@@ -844,11 +1178,27 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
         return 3;
     }
     sl_runner_journal = r.journal;
+    if (p->kafka) {
+        for (int64_t backoff = 0;;) {
+            sl_error_t kerr = {0};
+            if (sl_kt_open(p, &r.kt, &kerr) == 0) break;
+            if (kerr.code != SL_RETRY || sl_stop_requested) {
+                sl_errorf("transport kafka: %s", kerr.msg);
+                sl_journal_close(r.journal);
+                sl_runner_journal = NULL;
+                return 3;
+            }
+            backoff = next_backoff(backoff);
+            sl_warn("transport kafka: %s (retry in %lld ms)", kerr.msg, (long long)backoff);
+            nap(backoff);
+        }
+    }
     r.ntopics = p->ntopics;
     r.topics = calloc(p->ntopics ? p->ntopics : 1, sizeof *r.topics);
     for (size_t i = 0; i < p->ntopics; i++) {
         r.topics[i].name = p->topics[i].name;
         sl_journal_topic(r.journal, p->topics[i].name, NULL, &r.topics[i].topic, &err);
+        r.topics[i].partitions = r.kt ? sl_kt_partitions(r.kt, p->topics[i].name) : sl_topic_partitions(r.topics[i].topic);
     }
     r.sources = calloc(p->nsources ? p->nsources : 1, sizeof *r.sources);
     for (size_t i = 0; i < p->nsources; i++) {
@@ -919,8 +1269,8 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
                 }
             }
     }
-    sl_info("running %s: %zu source(s), %zu job(s), %zu topic(s), data in %s%s", p->file,
-            p->nsources, p->njobs, p->ntopics, p->data_dir, opts->once ? " (once)" : "");
+    sl_info("running %s: %zu source(s), %zu job(s), %zu topic(s), %s%s%s", p->file, p->nsources, p->njobs,
+            p->ntopics, r.kt ? "topics on Kafka, state in " : "data in ", p->data_dir, opts->once ? " (once)" : "");
     current = &r;
     if (sl_serve_wanted(p)) {
         sl_error_t serr = {0};
@@ -936,7 +1286,7 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
     }
     pthread_t src_thread;
     bool src_started = p->nsources && pthread_create(&src_thread, NULL, sources_main, &r) == 0;
-    for (size_t i = 0; i < p->njobs; i++) pthread_create(&r.jobs[i].thread, NULL, job_main, &r.jobs[i]);
+    for (size_t i = 0; i < p->njobs; i++) pthread_create(&r.jobs[i].thread, NULL, r.kt ? job_main_kafka : job_main, &r.jobs[i]);
     /* main thread: wait for stop (or, with --once, for everything to finish) */
     if (!opts->once)
         while (!sl_stop_requested) nap(100);
@@ -963,6 +1313,7 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
     free(r.sources);
     free(r.jobs);
     free(r.topics);
+    sl_kt_close(r.kt);
     sl_journal_close(r.journal);
     sl_runner_journal = NULL;
     pthread_mutex_destroy(&r.lock);

@@ -34,6 +34,14 @@ int sl_runner_open_journal(const sl_pipeline_t *pipe, bool read_only, sl_journal
  * SL_RETRY (not running, or not durable within timeout_ms). */
 int sl_runner_ingest(const char *source, sl_batch_t *batch, int64_t timeout_ms, sl_error_t *err);
 
+/* Append records to a topic of the running pipeline (the `topic` sink; any thread):
+ * one journal transaction of `writer`, or with transport kafka a produce that returns
+ * once every record is acknowledged.  SL_RETRY when not running or not appended. */
+int sl_runner_append(const char *topic, const sl_record_t *recs, size_t n, const char *writer, sl_error_t *err);
+
+/* True while the running pipeline's topics are on Kafka (transport kafka). */
+bool sl_runner_on_kafka(void);
+
 /* Append the running pipeline's status as JSON: {sources: [{name, type, topic, state,
  * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms,
  * last_error}], jobs: [{name, state, records_in, records_out, dead_letters, lag, dlq,

@@ -112,6 +112,12 @@ struct MHD_Response *sl_serve_tail_response(const char *name, const char *last_e
         sl_serve_error_json(body, "the pipeline is not running");
         return NULL;
     }
+    if (sl_runner_on_kafka()) {
+        *status = 501;
+        sl_serve_error_json(body, "the live tail reads the embedded journal; with transport kafka, read the "
+                                  "topic with a Kafka client");
+        return NULL;
+    }
     /* look the topic up without creating it */
     char **names = NULL;
     size_t n = 0;

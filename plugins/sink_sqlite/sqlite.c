@@ -303,7 +303,8 @@ static int sq_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
         return sq_fail(st, err, SL_FATAL, "reading offsets");
     sqlite3_bind_text(s, 1, st->group, -1, SQLITE_STATIC);
     size_t cap = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 8;
             out->v = realloc(out->v, cap * sizeof *out->v);
@@ -314,6 +315,12 @@ static int sq_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
         out->n++;
     }
     sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {   /* e.g. busy past busy_timeout: never report "holds nothing" */
+        for (size_t i = 0; i < out->n; i++) free((char *)out->v[i].topic);
+        free(out->v);
+        memset(out, 0, sizeof *out);
+        return sq_fail(st, err, SL_RETRY, "reading offsets");
+    }
     return 0;
 }
 

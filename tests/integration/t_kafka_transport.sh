@@ -1,0 +1,187 @@
+#!/bin/sh
+# transport: kafka (issue 6): the pipeline's own topics on Kafka, against librdkafka's
+# mock cluster in its own process (clients on 127.0.0.1); kcat is the independent client.
+#  1. source -> Kafka topic -> job -> SQLite: every record; kcat reads the topic with the
+#     record keys and the sluice.source header; `sluice topics` shows the group's offsets;
+#  2. kcat -> a pipeline topic -> job: consumed; a message that is not JSON -> the job's
+#     dead-letter topic (on Kafka), read back by kcat; the `topic` sink and ingest
+#     endpoint append to Kafka topics;
+#  3. two processes on one file: the partitions split 2 + 2, exactly one polls the
+#     source (the lease); SIGKILL of the holder moves its partitions AND the lease with
+#     the source's cursor; the SQLite table holds every message of the topic exactly
+#     once and every generated id; `sluice topics` names the member holding each
+#     partition and the lease;
+#  4. config errors of `transport` at FILE:LINE:COL.
+. "$(dirname "$0")/../runtime/lib.sh"
+. "$(dirname "$0")/lib_kafka.sh"
+command -v kcat >/dev/null || { echo "kcat missing (apt-get install kcat)"; echo "0 passed, 1 failed"; exit 1; }
+PIDS=""
+trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; kafka_stop; [ -n "${KEEP:-}" ] || cleanup_work' EXIT
+# the topics exist up front (the mock cluster does not implement CreateTopics; it would
+# auto-create them with 4 partitions, which sluice also handles)
+kafka_start events:4 store.dlq:1 enriched:2 sluice.t1.coord:1 sluice.t1.members:1 \
+  ev2:2 in2.dlq:1 j2.dlq:1 out2:1 sluice.t2.coord:1 sluice.t2.members:1 \
+  ev3:4 store3.dlq:1 sluice.t3.coord:1 sluice.t3.members:1
+SESS='session.timeout.ms: "6000", heartbeat.interval.ms: "500"'
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+rows() { sq "$1" "select count(*) from $2" 2>/dev/null || echo 0; }
+# sum of the high watermarks of a topic's partitions (kcat's metadata/offsets query)
+topic_end() {
+  n=0
+  for p in $(seq 0 $(($2 - 1))); do
+    e=$(kcat -b "$BROKERS" -Q -t "$1:$p:-1" 2>/dev/null | awk '{ print $NF }')
+    n=$((n + ${e:-0}))
+  done
+  echo $n
+}
+
+# ---- 1. source -> Kafka -> job -> SQLite -------------------------------------------
+cat > "$WORK/t1.yaml" <<YAML
+data_dir: $WORK/d1
+transport: { kafka: { brokers: "$BROKERS", props: { $SESS } } }
+topics:
+  events: { partitions: 4 }
+sources:
+  gen:
+    generate: { count: 3000, chunk: 500, template: { id: "meta.seq", name: "'n' + string(meta.seq)" } }
+    key: "'r' + string(id)"
+    to: events
+jobs:
+  store:
+    from: events
+    steps:
+      - set: { part: "meta.partition", off: "meta.offset", src: "meta.source" }
+    to:
+      - sqlite: { path: $WORK/t1.db, table: rows, columns: { id: bigint, name: text, part: int, off: bigint, src: text } }
+      - topic: enriched
+YAML
+"$SLUICE" run --once "$WORK/t1.yaml" --log-level info 2>"$WORK/t1.log"
+eq "transport kafka: run --once exits 0" "$?" 0
+eq "SQLite holds the 3000 records, each once" "$(sq "$WORK/t1.db" 'select count(*) || " " || count(distinct id) from rows')" "3000 3000"
+eq "they came over the 4 Kafka partitions" "$(sq "$WORK/t1.db" 'select count(distinct part) from rows')" 4
+eq "the sluice.source header -> meta.source" "$(sq "$WORK/t1.db" "select count(*) from rows where src = 'gen'")" 3000
+kcat -b "$BROKERS" -C -t events -o beginning -e -q -f '%k\t%s\n' > "$WORK/events.txt" 2>/dev/null
+eq "kcat reads the 3000 records of topic events" "$(wc -l < "$WORK/events.txt")" 3000
+eq "... each with the source's key" "$(awk -F'\t' '{ match($2, /"id":[0-9]+/); if ($1 != "r" substr($2, RSTART + 5, RLENGTH - 5)) bad++ } END { print bad + 0 }' "$WORK/events.txt")" 0
+eq "the topic sink appended to Kafka topic enriched" "$(kcat -b "$BROKERS" -C -t enriched -o beginning -e -q 2>/dev/null | wc -l)" 3000
+"$SLUICE" topics "$WORK/t1.yaml" > "$WORK/topics1.txt" 2>&1
+eq "sluice topics: the group committed the end of every partition (lag 0)" \
+  "$(awk '$1 == "sluice.store" && $2 == "events" { n++; if ($5 != 0) bad++ } END { print n + 0, bad + 0 }' "$WORK/topics1.txt")" "4 0"
+"$SLUICE" run --once "$WORK/t1.yaml" --log-level info 2>"$WORK/t1b.log"
+eq "a second run: the cursor on Kafka says the source is done, nothing twice" "$(rows "$WORK/t1.db" rows)" 3000
+check "a second run: the lease holder read the cursor back" grep -q "holds the lease of the sources (1 cursor" "$WORK/t1b.log"
+
+# ---- 2. kcat -> topic -> job; dead letters and ingest on Kafka ---------------------
+PORT=$(free_port)
+cat > "$WORK/t2.yaml" <<YAML
+data_dir: $WORK/d2
+transport: { kafka: { brokers: "$BROKERS", props: { $SESS } } }
+serve: { listen: 127.0.0.1:$PORT }
+topics:
+  ev2: { partitions: 2 }
+sources:
+  in2:
+    ingest: { path: /in }
+    key: "string(id)"
+    to: ev2
+jobs:
+  j2:
+    from: ev2
+    steps:
+      - where: "id >= 0"
+    to:
+      - sqlite: { path: $WORK/t2.db, table: rows, key: [id], columns: { id: bigint, v: text } }
+      - kafka: { brokers: "$BROKERS", topic: out2 }
+YAML
+seq 0 499 | awk '{ printf "u%d|{\"id\":%d,\"v\":\"x%d\"}\n", $1, $1, $1 }' | kcat -b "$BROKERS" -P -t ev2 -K '|'
+printf 'bad|{not json\n' | kcat -b "$BROKERS" -P -t ev2 -K '|'
+"$SLUICE" run "$WORK/t2.yaml" --log-level info 2>"$WORK/t2.log" &
+p2=$!; PIDS="$PIDS $p2"
+wait_for 40 sh -c "[ \$(sqlite3 '$WORK/t2.db' 'select count(*) from rows' 2>/dev/null || echo 0) -ge 500 ]"
+eq "records produced by kcat into a pipeline topic reach SQLite" "$(rows "$WORK/t2.db" rows)" 500
+wait_for 20 sh -c "kcat -b '$BROKERS' -C -t j2.dlq -o beginning -e -q 2>/dev/null | grep -q 'not JSON'"
+check "the malformed message is in j2.dlq on Kafka, with the reason" \
+  sh -c "kcat -b '$BROKERS' -C -t j2.dlq -o beginning -e -q 2>/dev/null | grep -q '\"record\":\"{not json\"'"
+wait_for 20 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/health | grep -q 200"
+code=$(curl -s -o "$WORK/ing.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data '[{"id": 900, "v": "posted"}, {"id": 901, "v": "posted"}]' "http://127.0.0.1:$PORT/in")
+eq "ingest answers 202 once Kafka acknowledged" "$code" 202
+wait_for 20 sh -c "[ \$(sqlite3 '$WORK/t2.db' \"select count(*) from rows where v = 'posted'\" 2>/dev/null || echo 0) -eq 2 ]"
+eq "the ingested records went through Kafka to SQLite" "$(sq "$WORK/t2.db" "select count(*) from rows where v = 'posted'")" 2
+eq "the kafka sink wrote every record to out2" "$(kcat -b "$BROKERS" -C -t out2 -o beginning -e -q 2>/dev/null | wc -l)" 502
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/tail/ev2")
+eq "the live tail says it cannot read Kafka topics (501)" "$code" 501
+kill -TERM $p2; wait $p2
+eq "stops cleanly on SIGTERM" "$?" 0
+
+# ---- 3. two processes: partitions and the source lease; SIGKILL moves both ---------
+N=6000
+cat > "$WORK/t3.yaml" <<YAML
+data_dir: \${DATA}
+transport: { kafka: { brokers: "$BROKERS", name: t3, publish_every: 500ms, props: { $SESS } } }
+topics:
+  ev3: { partitions: 4 }
+sources:
+  gen:
+    generate: { count: $N, rate: 1500, chunk: 50, template: { id: "meta.seq" } }
+    key: "'r' + string(id)"
+    to: ev3
+jobs:
+  store3:
+    from: ev3
+    steps:
+      - set: { part: "meta.partition", off: "meta.offset" }
+    to:
+      - sqlite: { path: $WORK/t3.db, table: rows, columns: { id: bigint, part: int, off: bigint }, busy_timeout: 30s }
+YAML
+lease_held() { grep -q 'holds the lease of the sources' "$1"; }
+last_assigned() { grep 'partition(s) assigned' "$1" | tail -n 1 | sed -E 's/.*: ([0-9]+) partition.*/\1/'; }
+DATA=$WORK/dA "$SLUICE" run "$WORK/t3.yaml" --log-level info 2>"$WORK/A.log" &
+pa=$!; PIDS="$PIDS $pa"
+wait_for 40 lease_held "$WORK/A.log"
+DATA=$WORK/dB "$SLUICE" run "$WORK/t3.yaml" --log-level info 2>"$WORK/B.log" &
+pb=$!; PIDS="$PIDS $pb"
+wait_for 40 sh -c "[ \"\$(grep 'partition(s) assigned' '$WORK/A.log' | tail -n 1 | sed -E 's/.*: ([0-9]+) partition.*/\\1/')\" = 2 ] &&
+                   [ \"\$(grep 'partition(s) assigned' '$WORK/B.log' | tail -n 1 | sed -E 's/.*: ([0-9]+) partition.*/\\1/')\" = 2 ]"
+eq "two processes: 2 + 2 of the 4 partitions" "$(last_assigned "$WORK/A.log") $(last_assigned "$WORK/B.log")" "2 2"
+wait_for 40 sh -c "[ \$(sqlite3 '$WORK/t3.db' 'select count(*) from rows' 2>/dev/null || echo 0) -ge 1500 ]"
+sleep 1   # both publish their status (every 500 ms)
+DATA=$WORK/dB "$SLUICE" topics "$WORK/t3.yaml" > "$WORK/topics3.txt" 2>&1
+eq "while both run: sluice topics shows each partition held by a live member" \
+  "$(awk '$1 == "sluice.store3" && $2 == "ev3" && $6 ~ /:/ { n++ } END { print n + 0 }' "$WORK/topics3.txt")" 4
+eq "... two members, one holding the lease" \
+  "$(awk '/^MEMBER/ { m = 1; next } m && NF >= 2 { n++; if ($2 == "yes") l++ } END { print n + 0, l + 0 }' "$WORK/topics3.txt")" "2 1"
+check "only the lease holder (A) polls: B does not hold the lease" sh -c "! grep -q 'holds the lease' '$WORK/B.log'"
+kill -9 $pa; wait $pa 2>/dev/null
+wait_for 60 lease_held "$WORK/B.log"
+check "after SIGKILL of the holder, the other takes the lease" lease_held "$WORK/B.log"
+wait_for 40 sh -c "[ \"\$(grep 'partition(s) assigned' '$WORK/B.log' | tail -n 1 | sed -E 's/.*: ([0-9]+) partition.*/\\1/')\" = 4 ]"
+eq "... and all 4 partitions" "$(last_assigned "$WORK/B.log")" 4
+wait_for 60 grep -q 'source gen: done' "$WORK/B.log"
+check "the source finished on B, from the cursor A committed" grep -q 'source gen: done' "$WORK/B.log"
+END3=$(topic_end ev3 4)
+wait_for 60 sh -c "[ \$(sqlite3 '$WORK/t3.db' 'select count(*) from rows' 2>/dev/null || echo 0) -ge $END3 ]"
+sleep 1
+eq "every message of the topic exactly once in the table ($END3 messages)" \
+  "$(sq "$WORK/t3.db" "select count(*) || ' ' || count(distinct part || '/' || off) from rows")" "$END3 $END3"
+eq "every generated id is there (the cursor moved with the lease)" \
+  "$(sq "$WORK/t3.db" "select count(distinct id) || ' ' || min(id) || ' ' || max(id) from rows")" "$N 0 $((N - 1))"
+check "at most one chunk polled twice across the kill (at-least-once window: $((END3 - N)) repeats)" \
+  [ $((END3 - N)) -le 50 ]
+DATA=$WORK/dB "$SLUICE" topics "$WORK/t3.yaml" > "$WORK/topics3b.txt" 2>&1
+eq "sluice topics: B holds every partition, lag 0" \
+  "$(awk -v m=":$pb" '$1 == "sluice.store3" && $2 == "ev3" { n++; if ($6 ~ m"$" && $5 == 0) ok++ } END { print n + 0, ok + 0 }' "$WORK/topics3b.txt")" "4 4"
+kill -TERM $pb; wait $pb
+eq "the survivor stops cleanly" "$?" 0
+
+# ---- 4. config errors --------------------------------------------------------------
+printf 'data_dir: %s\ntransport:\n  kafka: { brokerz: "127.0.0.1:9092" }\nsources:\n  s: { generate: { count: 1 }, to: t }\n' \
+  "$WORK/d4" > "$WORK/bad.yaml"
+"$SLUICE" check "$WORK/bad.yaml" > "$WORK/bad.out" 2>&1
+eq "a misspelt transport key: check fails" "$?" 1
+check "  ... naming FILE:LINE:COL and the key" grep -q "bad.yaml:3:.*brokerz" "$WORK/bad.out"
+check "  ... and the missing brokers" grep -q "brokers" "$WORK/bad.out"
+printf 'data_dir: %s\ntransport: { rabbit: {} }\n' "$WORK/d4" > "$WORK/bad2.yaml"
+"$SLUICE" check "$WORK/bad2.yaml" > "$WORK/bad2.out" 2>&1
+check "an unknown transport is named at its position" grep -q "bad2.yaml:2:14: error: unknown transport 'rabbit'" "$WORK/bad2.out"
+done_tests

@@ -69,6 +69,11 @@ build-asan/obj/gen/%.o: build/gen/%.c
 build-asan/sluice-asan.a: $(ASAN_OBJ)
 	@rm -f $@ && ar rcs $@ $^
 
+# the whole binary under ASan+UBSan, for running the process tests with it:
+#   make build-asan/sluice && SLUICE=$PWD/build-asan/sluice sh tests/integration/t_kafka_transport.sh
+build-asan/sluice: build-asan/obj/src/main.o build-asan/sluice-asan.a
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -Iinclude -Ibuild/gen -pthread -o $@ $^ $(LDLIBS)
+
 build-asan/tests/%: tests/unit/%.c tests/unit/t.h build-asan/sluice-asan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -Iinclude -Ibuild/gen -Itests/unit -pthread -o $@ $< build-asan/sluice-asan.a $(LDLIBS)

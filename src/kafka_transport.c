@@ -536,28 +536,45 @@ void sl_kt_close(sl_kt_t *kt) {
 
 /* ------------------------------------------------------------------ the lease */
 
-/* Sources thread, inside rd_kafka_consumer_poll of the lease consumer. */
+/* Sources thread, inside rd_kafka_consumer_poll of the lease consumer.  The group is
+ * cooperative-sticky: a rebalance (a process joins or leaves) leaves the lease where it
+ * is unless its holder left; the callbacks carry only what changes. */
 static void lease_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                             void *opaque) {
     sl_kt_t *kt = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool zero = false;
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].partition == 0) zero = true;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, parts);
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
         /* the lease is partition 0 (a cluster that auto-created the topic with more
          * partitions hands the others out too: they mean nothing) */
-        kt->held = false;
-        for (int i = 0; i < parts->cnt; i++)
-            if (parts->elems[i].partition == 0) kt->held = true;
-        kt->loaded = false;
-        kt->load_until = -1;
-        kt->lease_pos = 0;
-        kt->lease_empty = false;
-        cursors_clear(kt);
-        if (kt->held) sl_info("transport kafka: lease of the sources assigned; reading the cursors");
+        if (zero) {
+            kt->held = true;
+            kt->loaded = false;
+            kt->load_until = -1;
+            kt->lease_pos = 0;
+            kt->lease_empty = false;
+            cursors_clear(kt);
+            sl_info("transport kafka: lease of the sources assigned; reading the cursors");
+        }
     } else {
-        rd_kafka_assign(rk, NULL);
-        if (kt->held) sl_info("transport kafka: lease of the sources revoked; sources stop here");
-        kt->held = kt->loaded = false;
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+            if (e) rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, NULL);
+            zero = true;
+        }
+        if (zero && kt->held) sl_info("transport kafka: lease of the sources revoked; sources stop here");
+        if (zero) kt->held = kt->loaded = false;
     }
     pthread_mutex_lock(&kt->lock);
     kt->dirty = true;
@@ -567,7 +584,7 @@ static void lease_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_to
 static int lease_start(sl_kt_t *kt) {
     static const char *const defaults[] = {"enable.auto.commit", "false", "auto.offset.reset", "earliest",
                                            "enable.partition.eof", "false", "client.id", "sluice-lease",
-                                           "partition.assignment.strategy", "range", NULL};
+                                           "partition.assignment.strategy", "cooperative-sticky", NULL};
     sl_error_t err = {0};
     rd_kafka_conf_t *conf = kt_conf(kt->conf, defaults, kt, &err);
     if (!conf) {

@@ -31,6 +31,8 @@ static const sl_config_map_t kt_map[] = {
      "librdkafka properties for every client of the transport (they override sluice's defaults)"},
     {"name", SL_CFG_STR, NULL, 0, offsetof(sl_kt_conf_t, name), NULL,
      "names the coordination topics and the lease group sluice.<name>.*; default: the file's base name"},
+    {"compression", SL_CFG_ENUM, "none", 0, offsetof(sl_kt_conf_t, compression), "none|gzip|snappy|lz4|zstd",
+     "compression of the messages sluice produces (compression.type; props may override it)"},
     {"publish_every", SL_CFG_DURATION, "3s", 0, offsetof(sl_kt_conf_t, publish_ms), NULL,
      "how often each process publishes what it holds (for `sluice topics`)"},
     SL_CONFIG_END};
@@ -456,9 +458,11 @@ int sl_kt_open(const sl_pipeline_t *p, sl_kt_t **out, sl_error_t *err) {
     kt->coord = sl_arena_sprintf((sl_arena_t *)&p->arena, "sluice.%s.coord", c->name);
     kt->members = sl_arena_sprintf((sl_arena_t *)&p->arena, "sluice.%s.members", c->name);
     kt->lease_group = sl_arena_sprintf((sl_arena_t *)&p->arena, "sluice.%s.lease", c->name);
-    static const char *const prod_defaults[] = {
+    static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+    const char *prod_defaults[] = {
         "enable.idempotence", "true", "acks", "all", "linger.ms", "5", "partitioner", "murmur2_random",
-        "message.timeout.ms", "60000", "queue.buffering.max.kbytes", "16384", "client.id", "sluice", NULL};
+        "message.timeout.ms", "60000", "queue.buffering.max.kbytes", "16384", "client.id", "sluice",
+        "compression.type", codecs[c->compression >= 0 && c->compression < 5 ? c->compression : 0], NULL};
     rd_kafka_conf_t *conf = kt_conf(c, prod_defaults, kt, err);
     if (!conf) goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, kt_delivered);

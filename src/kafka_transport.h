@@ -39,6 +39,7 @@ typedef struct sl_kt_conf {
     const sl_cnode_t *props;
     char *name;                /* coordination names; default: the pipeline file's base name */
     int64_t publish_ms;        /* members status interval */
+    int compression;           /* index into none|gzip|snappy|lz4|zstd */
 } sl_kt_conf_t;
 
 extern const sl_config_map_t *const sl_kt_config_map;

@@ -38,7 +38,7 @@ topic_end() {
 # ---- 1. source -> Kafka -> job -> SQLite -------------------------------------------
 cat > "$WORK/t1.yaml" <<YAML
 data_dir: $WORK/d1
-transport: { kafka: { brokers: "$BROKERS", props: { $SESS } } }
+transport: { kafka: { brokers: "$BROKERS", compression: lz4, props: { $SESS } } }
 topics:
   events: { partitions: 4 }
 sources:

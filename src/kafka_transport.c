@@ -462,6 +462,7 @@ int sl_kt_open(const sl_pipeline_t *p, sl_kt_t **out, sl_error_t *err) {
     const char *prod_defaults[] = {
         "enable.idempotence", "true", "acks", "all", "linger.ms", "5", "partitioner", "murmur2_random",
         "message.timeout.ms", "60000", "queue.buffering.max.kbytes", "16384", "client.id", "sluice",
+        "socket.nagle.disable", "true",
         "compression.type", codecs[c->compression >= 0 && c->compression < 5 ? c->compression : 0], NULL};
     rd_kafka_conf_t *conf = kt_conf(c, prod_defaults, kt, err);
     if (!conf) goto fail;
@@ -674,6 +675,8 @@ struct sl_kt_consumer {
     void *opaque;
     rd_kafka_message_t **msgs;
     size_t cap;
+    sl_kafka_waker_t *waker;   /* NULL where librdkafka has fetch.queue.backoff.ms */
+    size_t taken, wake_bytes;  /* bytes consumed since the last kick; half the prefetch cap */
     struct { size_t t; int p; } *owned;
     size_t nowned;
 };
@@ -719,6 +722,14 @@ static void job_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topi
             rd_kafka_assign(rk, parts);
         }
     } else {
+        /* what the job wrote and stored goes to Kafka before the partitions do (a
+         * partition lost with its session cannot be committed: the sinks' offsets or a
+         * repeat cover it) */
+        if (!rd_kafka_assignment_lost(rk)) {
+            rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
+            if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                sl_info("job %s: commit on revoke: %s", c->job, rd_kafka_err2str(e));
+        }
         for (int i = 0; i < parts->cnt; i++) {
             size_t t = topic_index(c, parts->elems[i].topic);
             if (t == (size_t)-1) continue;
@@ -754,13 +765,21 @@ int sl_kt_consumer_open(sl_kt_t *kt, const char *job, const char *const *topics,
     c->opaque = opaque;
     char group[300];
     snprintf(group, sizeof group, "sluice.%s", job);
+    /* memory: a 1 MiB prefetch (librdkafka 2.0.2 then parks its fetcher often: the
+     * waker restarts it, see kafka_conf.h) */
+    bool qbackoff = sl_kafka_has_fetch_queue_backoff();
     const char *defaults[] = {"group.id", group, "enable.auto.commit", "false", "enable.auto.offset.store", "false",
                               "auto.offset.reset", "earliest", "enable.partition.eof", "false",
-                              "queued.max.messages.kbytes", "16384", "fetch.max.bytes", "4194304",
-                              "fetch.wait.max.ms", "50", "fetch.error.backoff.ms", "20",
-                              "partition.assignment.strategy", "range,roundrobin", "client.id", "sluice", NULL};
+                              "queued.max.messages.kbytes", "1024", "fetch.wait.max.ms", "25",
+                              "socket.nagle.disable", "true",
+                              "partition.assignment.strategy", "range,roundrobin", "client.id", "sluice",
+                              qbackoff ? "fetch.queue.backoff.ms" : NULL, "1", NULL};
     rd_kafka_conf_t *conf = kt_conf(kt->conf, defaults, c, err);
     if (!conf) goto fail;
+    char kb[32];
+    size_t kblen = sizeof kb;
+    c->wake_bytes = rd_kafka_conf_get(conf, "queued.max.messages.kbytes", kb, &kblen) == RD_KAFKA_CONF_OK
+                        ? (size_t)strtoll(kb, NULL, 10) * 512 : 512 * 1024;
     rd_kafka_conf_set_rebalance_cb(conf, job_rebalance);
     char errstr[512];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
@@ -779,6 +798,7 @@ int sl_kt_consumer_open(sl_kt_t *kt, const char *job, const char *const *topics,
         sl_error_set(err, SL_RETRY, "job %s: cannot subscribe: %s", job, rd_kafka_err2str(e));
         goto fail;
     }
+    if (!qbackoff) c->waker = sl_kafka_waker_new(c->rk);
     held_set(kt, job, "");
     *out = c;
     return 0;
@@ -860,6 +880,11 @@ int sl_kt_consume(sl_kt_consumer_t *c, sl_batch_t *batch, size_t max, size_t max
     }
     if (got < 0) return 0;
     size_t before = batch->n;
+    for (ssize_t i = 0; i < got; i++) c->taken += c->msgs[i]->len + c->msgs[i]->key_len;
+    if ((size_t)got < max && c->taken >= c->wake_bytes) {   /* drained what may have been a full queue */
+        sl_kafka_waker_kick(c->waker);
+        c->taken = 0;
+    }
     for (ssize_t i = 0; i < got; i++) {
         rd_kafka_message_t *m = c->msgs[i];
         if (m->err) {
@@ -878,7 +903,10 @@ int sl_kt_commit(sl_kt_consumer_t *c, const sl_offset_t *offs, size_t n, sl_erro
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n + 1);
     for (size_t i = 0; i < n; i++)
         if (offs[i].offset >= 0) rd_kafka_topic_partition_list_add(l, offs[i].topic, offs[i].partition)->offset = offs[i].offset;
-    rd_kafka_resp_err_t e = l->cnt ? rd_kafka_commit(c->rk, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* stored, then committed asynchronously: the revocation of a partition commits what
+     * is stored synchronously before the partition goes (job_rebalance) */
+    rd_kafka_resp_err_t e = l->cnt ? rd_kafka_offsets_store(c->rk, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && l->cnt) e = rd_kafka_commit(c->rk, NULL, 1);
     rd_kafka_topic_partition_list_destroy(l);
     switch (e) {
     case RD_KAFKA_RESP_ERR_NO_ERROR:
@@ -920,6 +948,7 @@ int64_t sl_kt_cached_end(sl_kt_consumer_t *c, const char *topic, int partition) 
 
 void sl_kt_consumer_close(sl_kt_consumer_t *c) {
     if (!c) return;
+    sl_kafka_waker_free(c->waker);
     rd_kafka_consumer_close(c->rk);   /* revokes (callbacks run here), leaves the group */
     rd_kafka_queue_destroy(c->q);
     rd_kafka_destroy(c->rk);

@@ -92,8 +92,10 @@ int sl_kt_consumer_open(sl_kt_t *kt, const char *job, const char *const *topics,
  * ingest_ts, source, raw.  Returns records added (>= 0). */
 int sl_kt_consume(sl_kt_consumer_t *c, sl_batch_t *batch, size_t max, size_t max_bytes, int wait_ms);
 /* Commit offsets (next to read) of the listed partitions; entries with offset < 0 are
- * skipped.  A commit refused because the group is rebalancing is not an error (the
- * next owner starts from the previous commit, or the sinks' offsets). */
+ * skipped.  Stored at once and sent asynchronously; a partition being revoked is
+ * committed synchronously first, so its next owner starts exactly there.  A commit
+ * refused because the group is rebalancing is not an error (the next owner starts from
+ * the previous commit, or the sinks' offsets). */
 int sl_kt_commit(sl_kt_consumer_t *c, const sl_offset_t *offs, size_t n, sl_error_t *err);
 /* Committed offset of the job's group (-1 none) and the partition's end (blocking). */
 int64_t sl_kt_committed(sl_kt_consumer_t *c, const char *topic, int partition);

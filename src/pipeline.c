@@ -157,6 +157,7 @@ static void init_ctx(sl_pipeline_t *p, sl_init_ctx_t *ctx, const char *what,
     ctx->vars = &p->vars;
     ctx->arena = &p->arena;
     ctx->diags = d;
+    ctx->kafka_brokers = p->kafka ? p->kafka->brokers : NULL;
 }
 
 static const char *plugin_names(sl_pipeline_t *p, int kind) {

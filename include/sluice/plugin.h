@@ -38,6 +38,7 @@ typedef struct sl_init_ctx {
     const sl_value_t *vars;
     sl_arena_t *arena;           /* lives as long as the pipeline */
     sl_diags_t *diags;
+    const char *kafka_brokers;   /* transport kafka's brokers (a Kafka plugin's default), or NULL */
 } sl_init_ctx_t;
 
 /* ================================ sources ================================ */

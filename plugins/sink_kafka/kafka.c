@@ -40,8 +40,8 @@ typedef struct kp_conf {
 static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
 
 static const sl_config_map_t kp_map[] = {
-    {"brokers", SL_CFG_STR, NULL, SL_CFG_REQUIRED, offsetof(kp_conf_t, brokers), NULL,
-     "bootstrap servers, host:port[,host:port...]"},
+    {"brokers", SL_CFG_STR, NULL, 0, offsetof(kp_conf_t, brokers), NULL,
+     "bootstrap servers, host:port[,host:port...] (default: transport kafka's)"},
     {"topic", SL_CFG_STR, NULL, SL_CFG_REQUIRED, offsetof(kp_conf_t, topic), NULL,
      "the Kafka topic to write (auto-created by the cluster when it allows)"},
     {"key", SL_CFG_EXPR, NULL, 0, offsetof(kp_conf_t, key), NULL,
@@ -70,6 +70,10 @@ typedef struct kp_state {
 
 static int kp_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
     kp_conf_t *c = sink->conf;
+    if (!c->brokers) c->brokers = (char *)ctx->kafka_brokers;
+    if (!c->brokers && ctx->diags && ctx->node)
+        sl_diags_add(ctx->diags, ctx->node->file, ctx->node->line, ctx->node->col,
+                     "%s: needs 'brokers' (or the pipeline's transport kafka)", ctx->what);
     kp_state_t *st = calloc(1, sizeof *st);
     if (!st) return SL_NOMEM;
     sink->state = st;

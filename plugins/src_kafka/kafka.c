@@ -62,8 +62,8 @@ typedef struct kc_conf {
 } kc_conf_t;
 
 static const sl_config_map_t kc_map[] = {
-    {"brokers", SL_CFG_STR, NULL, SL_CFG_REQUIRED, offsetof(kc_conf_t, brokers), NULL,
-     "bootstrap servers, host:port[,host:port...]"},
+    {"brokers", SL_CFG_STR, NULL, 0, offsetof(kc_conf_t, brokers), NULL,
+     "bootstrap servers, host:port[,host:port...] (default: transport kafka's)"},
     {"topic", SL_CFG_STR, NULL, SL_CFG_REQUIRED, offsetof(kc_conf_t, topic), NULL,
      "the Kafka topic to read"},
     {"group", SL_CFG_STR, NULL, 0, offsetof(kc_conf_t, group), NULL,
@@ -110,6 +110,10 @@ typedef struct kc_state {
 
 static int kc_init(sl_source_t *src, sl_init_ctx_t *ctx) {
     kc_conf_t *c = src->conf;
+    if (!c->brokers) c->brokers = (char *)ctx->kafka_brokers;
+    if (!c->brokers && ctx->diags && ctx->node)
+        sl_diags_add(ctx->diags, ctx->node->file, ctx->node->line, ctx->node->col,
+                     "%s: needs 'brokers' (or the pipeline's transport kafka)", ctx->what);
     if (c->max_batch < 1) c->max_batch = 1;
     kc_state_t *st = calloc(1, sizeof *st);
     if (!st) return SL_NOMEM;

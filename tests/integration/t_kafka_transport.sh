@@ -91,7 +91,7 @@ jobs:
       - where: "id >= 0"
     to:
       - sqlite: { path: $WORK/t2.db, table: rows, key: [id], columns: { id: bigint, v: text } }
-      - kafka: { brokers: "$BROKERS", topic: out2 }
+      - kafka: { topic: out2 }      # brokers: the transport's
 YAML
 seq 0 499 | awk '{ printf "u%d|{\"id\":%d,\"v\":\"x%d\"}\n", $1, $1, $1 }' | kcat -b "$BROKERS" -P -t ev2 -K '|'
 printf 'bad|{not json\n' | kcat -b "$BROKERS" -P -t ev2 -K '|'
@@ -108,7 +108,7 @@ code=$(curl -s -o "$WORK/ing.out" -w '%{http_code}' -H 'Content-Type: applicatio
 eq "ingest answers 202 once Kafka acknowledged" "$code" 202
 wait_for 20 sh -c "[ \$(sqlite3 '$WORK/t2.db' \"select count(*) from rows where v = 'posted'\" 2>/dev/null || echo 0) -eq 2 ]"
 eq "the ingested records went through Kafka to SQLite" "$(sq "$WORK/t2.db" "select count(*) from rows where v = 'posted'")" 2
-eq "the kafka sink wrote every record to out2" "$(kcat -b "$BROKERS" -C -t out2 -o beginning -e -q 2>/dev/null | wc -l)" 502
+eq "the kafka sink (brokers from the transport) wrote every record to out2" "$(kcat -b "$BROKERS" -C -t out2 -o beginning -e -q 2>/dev/null | wc -l)" 502
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/tail/ev2")
 eq "the live tail says it cannot read Kafka topics (501)" "$code" 501
 kill -TERM $p2; wait $p2
@@ -192,4 +192,9 @@ check "  ... and the missing brokers" grep -q "brokers" "$WORK/bad.out"
 printf 'data_dir: %s\ntransport: { rabbit: {} }\n' "$WORK/d4" > "$WORK/bad2.yaml"
 "$SLUICE" check "$WORK/bad2.yaml" > "$WORK/bad2.out" 2>&1
 check "an unknown transport is named at its position" grep -q "bad2.yaml:2:14: error: unknown transport 'rabbit'" "$WORK/bad2.out"
+printf 'data_dir: %s\nsources:\n  s: { generate: { count: 1 }, to: t }\njobs:\n  j:\n    from: t\n    to:\n      - kafka: { topic: x }\n' \
+  "$WORK/d4" > "$WORK/bad3.yaml"
+"$SLUICE" check "$WORK/bad3.yaml" > "$WORK/bad3.out" 2>&1
+check "a kafka sink without brokers and without transport kafka: check names it" \
+  grep -q "bad3.yaml:8:.*needs 'brokers'" "$WORK/bad3.out"
 done_tests

@@ -810,17 +810,19 @@ fail:
     return err->code ? err->code : SL_RETRY;
 }
 
-static const char *source_name(const sl_kt_consumer_t *c, sl_arena_t *a, const char *s, size_t len) {
-    const sl_pipeline_t *p = c->kt->p;
+static const char *source_name(const sl_pipeline_t *p, sl_arena_t *a, const char *s, size_t len) {
     for (size_t i = 0; i < p->nsources; i++)
         if (strlen(p->sources[i].name) == len && memcmp(p->sources[i].name, s, len) == 0) return p->sources[i].name;
     return len ? sl_arena_strndup(a, s, len) : NULL;
 }
 
-static void decode(sl_kt_consumer_t *c, size_t t, const rd_kafka_message_t *m, sl_batch_t *batch) {
+/* A message as a record of topic (the pipeline's name) in batch.  A value that is not
+ * JSON becomes a string value and `why` is filled: returns -1. */
+static int decode(const sl_pipeline_t *p, const char *topic, const rd_kafka_message_t *m, sl_batch_t *batch,
+                  char *why, size_t why_len) {
     sl_arena_t *a = &batch->arena;
     sl_record_t *rec = sl_batch_push(batch);
-    rec->topic = c->topics[t];
+    rec->topic = topic;
     rec->partition = m->partition;
     rec->offset = m->offset;
     if (m->key && m->key_len) {
@@ -836,7 +838,7 @@ static void decode(sl_kt_consumer_t *c, size_t t, const rd_kafka_message_t *m, s
         const void *v;
         size_t len;
         if (rd_kafka_header_get_last(h, "sluice.source", &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v)
-            rec->source = source_name(c, a, v, len);
+            rec->source = source_name(p, a, v, len);
         if (rd_kafka_header_get_last(h, "sluice.ingest_ts", &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v &&
             len < 24) {
             char buf[24];
@@ -847,20 +849,18 @@ static void decode(sl_kt_consumer_t *c, size_t t, const rd_kafka_message_t *m, s
         }
     }
     const char *text = m->len ? sl_arena_strndup(a, m->payload, m->len) : "";
+    batch->bytes += m->len;
     sl_json_error_t jerr;
     if (sl_json_parse(a, text, m->len, &rec->value, &jerr) != 0) {
         rec->value = sl_str(text, m->len);
-        char why[200];
-        snprintf(why, sizeof why, "not JSON: %s at byte %zu", jerr.reason, jerr.offset);
-        c->bad(c->opaque, rec, why);
-        batch->n--;
-        return;
+        snprintf(why, why_len, "not JSON: %s at byte %zu", jerr.reason, jerr.offset);
+        return -1;
     }
     if (!memchr(text, '\n', m->len)) {
         rec->raw = text;
         rec->raw_len = (uint32_t)m->len;
     }
-    batch->bytes += m->len;
+    return 0;
 }
 
 int sl_kt_consume(sl_kt_consumer_t *c, sl_batch_t *batch, size_t max, size_t max_bytes, int wait_ms) {
@@ -892,7 +892,12 @@ int sl_kt_consume(sl_kt_consumer_t *c, sl_batch_t *batch, size_t max, size_t max
                 sl_warn("job %s: kafka: %s", c->job, rd_kafka_message_errstr(m));
         } else {
             size_t t = topic_index(c, rd_kafka_topic_name(m->rkt));
-            if (t != (size_t)-1 && c->keep(c->opaque, t, m->partition, m->offset)) decode(c, t, m, batch);
+            char why[200];
+            if (t != (size_t)-1 && c->keep(c->opaque, t, m->partition, m->offset) &&
+                decode(c->kt->p, c->topics[t], m, batch, why, sizeof why) != 0) {
+                c->bad(c->opaque, &batch->recs[batch->n - 1], why);
+                batch->n--;
+            }
         }
         rd_kafka_message_destroy(m);
     }
@@ -957,6 +962,95 @@ void sl_kt_consumer_close(sl_kt_consumer_t *c) {
     free(c->owned);
     free(c->job);
     free(c);
+}
+
+/* ------------------------------------------------------------------ readers (tail) */
+
+struct sl_kt_reader {
+    const char *what;          /* first: the log tag */
+    const sl_pipeline_t *p;
+    const char *topic;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    int nparts;
+    bool *eof;                 /* per partition: at its end since the last message */
+    rd_kafka_message_t *msgs[256];
+};
+
+int sl_kt_reader_open(const sl_pipeline_t *p, const char *topic, bool from_start, int64_t back, int resume_p,
+                      int64_t resume_o, sl_kt_reader_t **out, sl_error_t *err) {
+    const sl_topic_cfg_t *tc = sl_pipeline_topic(p, topic);
+    if (!tc) return sl_error_set(err, SL_NOTFOUND, "no topic '%s' in the pipeline", topic);
+    sl_kt_reader_t *r = calloc(1, sizeof *r);
+    r->what = "tail";
+    r->p = p;
+    r->topic = tc->name;
+    static const char *const defaults[] = {"enable.partition.eof", "true", "enable.auto.commit", "false",
+                                           "queued.max.messages.kbytes", "1024", "fetch.wait.max.ms", "100",
+                                           "client.id", "sluice-tail", "group.id", "sluice.tail", NULL};
+    rd_kafka_conf_t *conf = kt_conf(p->kafka, defaults, r, err);
+    char errstr[512];
+    if (conf && !(r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
+        rd_kafka_conf_destroy(conf);
+        sl_error_set(err, SL_FATAL, "%s", errstr);
+    }
+    if (!r->rk) {
+        free(r);
+        return err->code ? err->code : SL_FATAL;
+    }
+    r->nparts = topic_partitions(r->rk, topic, err);
+    if (r->nparts < 0) {
+        rd_kafka_destroy(r->rk);
+        free(r);
+        return SL_RETRY;
+    }
+    r->eof = calloc((size_t)r->nparts, sizeof *r->eof);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(r->nparts);
+    for (int i = 0; i < r->nparts; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i)->offset =
+            from_start ? RD_KAFKA_OFFSET_BEGINNING
+            : i == resume_p && resume_o >= 0 ? resume_o + 1
+            : back > 0 ? RD_KAFKA_OFFSET_TAIL(back) : RD_KAFKA_OFFSET_END;
+    rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        sl_kt_reader_close(r);
+        return sl_error_set(err, SL_RETRY, "cannot read %s: %s", topic, rd_kafka_err2str(e));
+    }
+    r->q = rd_kafka_queue_get_consumer(r->rk);
+    *out = r;
+    return 0;
+}
+
+int sl_kt_reader_read(sl_kt_reader_t *r, sl_batch_t *batch, size_t max, int wait_ms) {
+    if (max > sizeof r->msgs / sizeof r->msgs[0]) max = sizeof r->msgs / sizeof r->msgs[0];
+    ssize_t got = rd_kafka_consume_batch_queue(r->q, 0, r->msgs, max);
+    if (got == 0 && wait_ms > 0) got = rd_kafka_consume_batch_queue(r->q, wait_ms, r->msgs, 1);
+    size_t before = batch->n;
+    for (ssize_t i = 0; i < got; i++) {
+        rd_kafka_message_t *m = r->msgs[i];
+        if (m->partition >= 0 && m->partition < r->nparts) r->eof[m->partition] = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+        if (!m->err) {
+            char why[200];
+            decode(r->p, r->topic, m, batch, why, sizeof why);   /* not JSON: shown as a string */
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return (int)(batch->n - before);
+}
+
+bool sl_kt_reader_at_end(const sl_kt_reader_t *r) {
+    for (int i = 0; i < r->nparts; i++)
+        if (!r->eof[i]) return false;
+    return true;
+}
+
+void sl_kt_reader_close(sl_kt_reader_t *r) {
+    if (!r) return;
+    if (r->q) rd_kafka_queue_destroy(r->q);
+    rd_kafka_destroy(r->rk);
+    free(r->eof);
+    free(r);
 }
 
 /* ------------------------------------------------------------------ sluice topics */

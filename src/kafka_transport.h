@@ -104,6 +104,21 @@ int64_t sl_kt_end(sl_kt_consumer_t *c, const char *topic, int partition);
 int64_t sl_kt_cached_end(sl_kt_consumer_t *c, const char *topic, int partition);
 void sl_kt_consumer_close(sl_kt_consumer_t *c);
 
+/* ---- readers: `sluice tail` and the live tail ---- */
+
+typedef struct sl_kt_reader sl_kt_reader_t;
+/* Read a pipeline topic without a group: every partition from its start (from_start),
+ * or its last `back` records (back > 0), or its end; partition resume_p (>= 0) just
+ * after resume_o instead. */
+int sl_kt_reader_open(const sl_pipeline_t *p, const char *topic, bool from_start, int64_t back, int resume_p,
+                      int64_t resume_o, sl_kt_reader_t **out, sl_error_t *err);
+/* Up to max records (a value that is not JSON is a string), waiting up to wait_ms for
+ * the first. */
+int sl_kt_reader_read(sl_kt_reader_t *r, sl_batch_t *batch, size_t max, int wait_ms);
+/* Every partition reached its end since its last record. */
+bool sl_kt_reader_at_end(const sl_kt_reader_t *r);
+void sl_kt_reader_close(sl_kt_reader_t *r);
+
 /* `sluice topics` with transport kafka: topics, groups' offsets and lag, members. */
 int sl_kt_report(const sl_pipeline_t *p, FILE *out, sl_error_t *err);
 

@@ -282,6 +282,37 @@ static void write_record_line(sl_buf_t *b, const sl_record_t *rec) {
     sl_buf_puts(b, "}\n");
 }
 
+/* `sluice tail` with transport kafka: the same lines, read without a consumer group. */
+static int tail_kafka(const sl_pipeline_t *p, const char *topic, bool from_start, bool follow, long long limit) {
+    sl_kt_reader_t *r;
+    sl_error_t err = {0};
+    if (sl_kt_reader_open(p, topic, from_start, limit >= 0 ? limit : 10, -1, -1, &r, &err) != 0) {
+        fprintf(stderr, "sluice tail: %s\n", err.msg);
+        return EXIT_FATAL;
+    }
+    sl_runner_install_signals();
+    sl_batch_t b;
+    sl_batch_init(&b);
+    sl_buf_t out = SL_BUF_INIT;
+    long long printed = 0;
+    while (!sl_stop_requested && !(limit >= 0 && printed >= limit)) {
+        sl_batch_reset(&b);
+        sl_kt_reader_read(r, &b, 256, 500);
+        for (size_t k = 0; k < b.n && !(limit >= 0 && printed >= limit); k++) {
+            sl_buf_clear(&out);
+            write_record_line(&out, &b.recs[k]);
+            fwrite(out.data, 1, out.len, stdout);
+            printed++;
+        }
+        fflush(stdout);
+        if (!b.n && !follow && sl_kt_reader_at_end(r)) break;
+    }
+    sl_buf_free(&out);
+    sl_batch_free(&b);
+    sl_kt_reader_close(r);
+    return EXIT_OK;
+}
+
 static int cmd_tail(int argc, char **argv) {
     bool from_start = false, follow = false;
     long long limit = -1;
@@ -303,10 +334,9 @@ static int cmd_tail(int argc, char **argv) {
     sl_pipeline_t *p = load_or_report(pos[0], &code);
     if (!p) return EXIT_FATAL;
     if (p->kafka) {
-        fprintf(stderr, "sluice tail: %s: the topics are on Kafka (transport kafka); read them with any Kafka "
-                "client, e.g. kcat -C -b %s -t %s\n", p->file, p->kafka->brokers, pos[1]);
+        code = tail_kafka(p, pos[1], from_start, follow, limit);
         sl_pipeline_free(p);
-        return EXIT_FATAL;
+        return code;
     }
     sl_journal_t *j;
     sl_error_t err = {0};

@@ -1106,9 +1106,9 @@ int sl_runner_status_json(sl_buf_t *out) {
     return 0;
 }
 
-bool sl_runner_on_kafka(void) {
+const sl_pipeline_t *sl_runner_kafka_pipeline(void) {
     runner_t *r = current;
-    return r && r->kt;
+    return r && r->kt ? r->pipe : NULL;
 }
 
 int sl_runner_append(const char *topic, const sl_record_t *recs, size_t n, const char *writer, sl_error_t *err) {

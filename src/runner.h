@@ -39,8 +39,8 @@ int sl_runner_ingest(const char *source, sl_batch_t *batch, int64_t timeout_ms, 
  * once every record is acknowledged.  SL_RETRY when not running or not appended. */
 int sl_runner_append(const char *topic, const sl_record_t *recs, size_t n, const char *writer, sl_error_t *err);
 
-/* True while the running pipeline's topics are on Kafka (transport kafka). */
-bool sl_runner_on_kafka(void);
+/* The running pipeline when its topics are on Kafka (transport kafka), else NULL. */
+const sl_pipeline_t *sl_runner_kafka_pipeline(void);
 
 /* Append the running pipeline's status as JSON: {sources: [{name, type, topic, state,
  * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms,

@@ -5,13 +5,15 @@
  * partition, or at the start with ?from=start, or just after Last-Event-ID in its
  * partition (the others start at their end).  The content reader runs on the
  * connection's own thread and blocks in sl_journal_wait() (1 s slices) until records
- * arrive, a heartbeat (`: ping`) is due, or the server stops. */
+ * arrive, a heartbeat (`: ping`) is due, or the server stops.  With transport kafka the
+ * topic is read from Kafka (a reader without a group, src/kafka_transport.h). */
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_transport.h"
 #include "runner.h"
 #include "serve_int.h"
 #include "sluice/json.h"
@@ -19,6 +21,7 @@
 #define TAIL_READ_MAX 256          /* records per partition per read */
 
 typedef struct tail {
+    sl_kt_reader_t *kafka;         /* transport kafka: the topic read from Kafka instead */
     sl_journal_t *journal;
     sl_topic_t *topic;
     int nparts;
@@ -43,6 +46,7 @@ static void tail_uncount(tail_t *t) {
 static void tail_free(void *cls) {
     tail_t *t = cls;
     tail_uncount(t);
+    sl_kt_reader_close(t->kafka);
     sl_batch_free(&t->batch);
     sl_buf_free(&t->out);
     free(t->pos);
@@ -79,6 +83,17 @@ static ssize_t tail_read(void *cls, uint64_t at, char *buf, size_t max) {
             tail_uncount(t);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
+        if (t->kafka) {
+            int64_t idle = sl_mono_ms() - t->last_write, wait = t->heartbeat_ms - idle;
+            if (wait <= 0) {
+                sl_buf_puts(&t->out, ": ping\n\n");
+                continue;
+            }
+            sl_batch_reset(&t->batch);
+            sl_kt_reader_read(t->kafka, &t->batch, TAIL_READ_MAX, wait > 1000 ? 1000 : (int)wait);
+            for (size_t i = 0; i < t->batch.n; i++) write_event(&t->out, &t->batch.recs[i]);
+            continue;
+        }
         for (int p = 0; p < t->nparts; p++) {
             sl_batch_reset(&t->batch);
             int64_t next = t->pos[p];
@@ -102,6 +117,49 @@ static ssize_t tail_read(void *cls, uint64_t at, char *buf, size_t max) {
     }
 }
 
+static struct MHD_Response *start(tail_t *t, int *status, sl_buf_t *body);
+
+/* transport kafka: the same stream, read from Kafka without a consumer group. */
+static struct MHD_Response *tail_kafka(const sl_pipeline_t *p, const char *name, const char *last_event_id,
+                                       bool from_start, int64_t heartbeat_ms, volatile int *stop, _Atomic int *live,
+                                       int *status, sl_buf_t *body) {
+    if (!sl_pipeline_topic(p, name)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "no topic '%.200s'", name);
+        *status = 404;
+        sl_serve_error_json(body, msg);
+        return NULL;
+    }
+    int resume_p = -1;
+    long long resume_o = -1;
+    if (last_event_id && *last_event_id) {
+        int used = 0;
+        if (sscanf(last_event_id, "%d-%lld%n", &resume_p, &resume_o, &used) != 2 || last_event_id[used] != 0 ||
+            resume_p < 0 || resume_o < 0) {
+            *status = 400;
+            sl_serve_error_json(body, "Last-Event-ID must be PARTITION-OFFSET as sent in 'id:'");
+            return NULL;
+        }
+    }
+    tail_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        *status = 500;
+        sl_serve_error_json(body, "out of memory");
+        return NULL;
+    }
+    sl_error_t err = {0};
+    if (sl_kt_reader_open(p, name, from_start, 0, resume_p, resume_o, &t->kafka, &err) != 0) {
+        free(t);
+        *status = 503;
+        sl_serve_error_json(body, err.msg);
+        return NULL;
+    }
+    t->heartbeat_ms = heartbeat_ms > 100 ? heartbeat_ms : 100;
+    t->stop = stop;
+    t->live = live;
+    return start(t, status, body);
+}
+
 struct MHD_Response *sl_serve_tail_response(const char *name, const char *last_event_id,
                                             bool from_start, int64_t heartbeat_ms,
                                             volatile int *stop, _Atomic int *live, int *status,
@@ -112,12 +170,8 @@ struct MHD_Response *sl_serve_tail_response(const char *name, const char *last_e
         sl_serve_error_json(body, "the pipeline is not running");
         return NULL;
     }
-    if (sl_runner_on_kafka()) {
-        *status = 501;
-        sl_serve_error_json(body, "the live tail reads the embedded journal; with transport kafka, read the "
-                                  "topic with a Kafka client");
-        return NULL;
-    }
+    const sl_pipeline_t *kp = sl_runner_kafka_pipeline();
+    if (kp) return tail_kafka(kp, name, last_event_id, from_start, heartbeat_ms, stop, live, status, body);
     /* look the topic up without creating it */
     char **names = NULL;
     size_t n = 0;
@@ -161,14 +215,18 @@ struct MHD_Response *sl_serve_tail_response(const char *name, const char *last_e
     t->heartbeat_ms = heartbeat_ms > 100 ? heartbeat_ms : 100;
     t->stop = stop;
     t->live = live;
-    t->counted = true;
-    atomic_fetch_add(live, 1);
-    sl_batch_init(&t->batch);
     for (int p = 0; p < np; p++) {
         int64_t end = sl_topic_end(topic, p);
         t->pos[p] = from_start ? sl_topic_start(topic, p)
                   : p == resume_p && resume_o + 1 < end ? resume_o + 1 : end;
     }
+    return start(t, status, body);
+}
+
+static struct MHD_Response *start(tail_t *t, int *status, sl_buf_t *body) {
+    t->counted = true;
+    atomic_fetch_add(t->live, 1);
+    sl_batch_init(&t->batch);
     /* first bytes at once, so clients see the stream open */
     sl_buf_puts(&t->out, "retry: 3000\n: connected\n\n");
     t->last_write = sl_mono_ms();

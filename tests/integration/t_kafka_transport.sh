@@ -5,7 +5,7 @@
 #     record keys and the sluice.source header; `sluice topics` shows the group's offsets;
 #  2. kcat -> a pipeline topic -> job: consumed; a message that is not JSON -> the job's
 #     dead-letter topic (on Kafka), read back by kcat; the `topic` sink and ingest
-#     endpoint append to Kafka topics;
+#     endpoint append to Kafka topics; `sluice tail` and the live tail read Kafka;
 #  3. two processes on one file: the partitions split 2 + 2, exactly one polls the
 #     source (the lease); SIGKILL of the holder moves its partitions AND the lease with
 #     the source's cursor; the SQLite table holds every message of the topic exactly
@@ -64,6 +64,10 @@ kcat -b "$BROKERS" -C -t events -o beginning -e -q -f '%k\t%s\n' > "$WORK/events
 eq "kcat reads the 3000 records of topic events" "$(wc -l < "$WORK/events.txt")" 3000
 eq "... each with the source's key" "$(awk -F'\t' '{ match($2, /"id":[0-9]+/); if ($1 != "r" substr($2, RSTART + 5, RLENGTH - 5)) bad++ } END { print bad + 0 }' "$WORK/events.txt")" 0
 eq "the topic sink appended to Kafka topic enriched" "$(kcat -b "$BROKERS" -C -t enriched -o beginning -e -q 2>/dev/null | wc -l)" 3000
+"$SLUICE" tail "$WORK/t1.yaml" events --from-start --limit 5 > "$WORK/tail5.txt" 2>&1
+eq "sluice tail --from-start --limit 5 reads 5 records off Kafka" "$(grep -c '"topic":"events"' "$WORK/tail5.txt")" 5
+"$SLUICE" tail "$WORK/t1.yaml" events > "$WORK/tail.txt" 2>&1
+eq "sluice tail: the last 10 of each of the 4 partitions, then it ends" "$(grep -c '"topic":"events"' "$WORK/tail.txt")" 40
 "$SLUICE" topics "$WORK/t1.yaml" > "$WORK/topics1.txt" 2>&1
 eq "sluice topics: the group committed the end of every partition (lag 0)" \
   "$(awk '$1 == "sluice.store" && $2 == "events" { n++; if ($5 != 0) bad++ } END { print n + 0, bad + 0 }' "$WORK/topics1.txt")" "4 0"
@@ -103,14 +107,20 @@ wait_for 20 sh -c "kcat -b '$BROKERS' -C -t j2.dlq -o beginning -e -q 2>/dev/nul
 check "the malformed message is in j2.dlq on Kafka, with the reason" \
   sh -c "kcat -b '$BROKERS' -C -t j2.dlq -o beginning -e -q 2>/dev/null | grep -q '\"record\":\"{not json\"'"
 wait_for 20 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/health | grep -q 200"
+curl -s -N --max-time 30 "http://127.0.0.1:$PORT/api/tail/ev2?from=start" > "$WORK/sse.txt" 2>/dev/null &
+sse=$!; PIDS="$PIDS $sse"
+wait_for 10 grep -q ': connected' "$WORK/sse.txt"
 code=$(curl -s -o "$WORK/ing.out" -w '%{http_code}' -H 'Content-Type: application/json' \
   --data '[{"id": 900, "v": "posted"}, {"id": 901, "v": "posted"}]' "http://127.0.0.1:$PORT/in")
 eq "ingest answers 202 once Kafka acknowledged" "$code" 202
 wait_for 20 sh -c "[ \$(sqlite3 '$WORK/t2.db' \"select count(*) from rows where v = 'posted'\" 2>/dev/null || echo 0) -eq 2 ]"
 eq "the ingested records went through Kafka to SQLite" "$(sq "$WORK/t2.db" "select count(*) from rows where v = 'posted'")" 2
 eq "the kafka sink (brokers from the transport) wrote every record to out2" "$(kcat -b "$BROKERS" -C -t out2 -o beginning -e -q 2>/dev/null | wc -l)" 502
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/tail/ev2")
-eq "the live tail says it cannot read Kafka topics (501)" "$code" 501
+wait_for 20 sh -c "grep -c '\"v\":\"posted\"' '$WORK/sse.txt' | grep -q 2"
+eq "the live tail (SSE) streams the records from Kafka, the new ones too" "$(grep -c '"v":"posted"' "$WORK/sse.txt")" 2
+check "  ... and those kcat produced before" grep -q '"v":"x499"' "$WORK/sse.txt"
+check "  ... with ids PARTITION-OFFSET" grep -qE '^id: [0-9]+-[0-9]+$' "$WORK/sse.txt"
+kill $sse 2>/dev/null
 kill -TERM $p2; wait $p2
 eq "stops cleanly on SIGTERM" "$?" 0
 

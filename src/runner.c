@@ -628,6 +628,20 @@ static bool writers_closed(job_rt_t *jr) {
     return true;
 }
 
+/* --once, at the end of every topic: the steps' last records (open windows) once.
+ * Returns 0 when the batch has something to write, else the loop ends. */
+static int once_flush(job_rt_t *jr, sl_batch_t *batch, sl_step_ctx_t *ctx, bool *flushed) {
+    if (*flushed) return 1;
+    *flushed = true;
+    sl_error_t err = {0};
+    if (sl_job_flush(jr->cfg, batch, ctx, &err) != 0) {
+        sl_errorf("job %s: %s", jr->cfg->name, err.msg);
+        jr->exit_code = 3;
+        return 1;
+    }
+    return batch->n == 0 && ctx->ndlq == 0;
+}
+
 /* The job's partitions, from-topic major; every tp starts unheld at -1. */
 static tp_t *make_tps(job_rt_t *jr, size_t *ntp) {
     size_t n = 0;
@@ -712,15 +726,7 @@ static void *job_main(void *arg) {
                 for (size_t t = 0; t < ntp; t++)
                     if (sl_topic_end(tps[t].t->topic, tps[t].partition) > tps[t].pos) more = true;
                 if (more) continue;
-                if (flushed) break;
-                flushed = true;
-                sl_error_t err = {0};
-                if (sl_job_flush(job, &batch, &ctx, &err) != 0) {
-                    sl_errorf("job %s: %s", job->name, err.msg);
-                    jr->exit_code = 3;
-                    break;
-                }
-                if (batch.n == 0 && ctx.ndlq == 0) break;
+                if (once_flush(jr, &batch, &ctx, &flushed) != 0) break;
             } else {
                 sl_journal_wait(r->journal, &seen, 200);
                 continue;
@@ -908,15 +914,7 @@ static void *job_main_kafka(void *arg) {
                 if (end < 0 || (end > 0 && pos < end)) more = true;
             }
             if (more) continue;
-            if (flushed) break;
-            flushed = true;
-            sl_error_t err = {0};
-            if (sl_job_flush(job, &batch, &ctx, &err) != 0) {
-                sl_errorf("job %s: %s", job->name, err.msg);
-                jr->exit_code = 3;
-                break;
-            }
-            if (batch.n == 0 && ctx.ndlq == 0) break;
+            if (once_flush(jr, &batch, &ctx, &flushed) != 0) break;
         } else {
             jr->records_in += batch.n;
             sl_metric_add(jr->m_in, (double)batch.n);

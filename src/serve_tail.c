@@ -119,6 +119,27 @@ static ssize_t tail_read(void *cls, uint64_t at, char *buf, size_t max) {
 
 static struct MHD_Response *start(tail_t *t, int *status, sl_buf_t *body);
 
+/* Last-Event-ID "PARTITION-OFFSET" (none: *p stays -1); np < 0: any partition number. */
+static int parse_resume(const char *id, int np, int *p, long long *o, int *status, sl_buf_t *body) {
+    if (!id || !*id) return 0;
+    int used = 0;
+    if (sscanf(id, "%d-%lld%n", p, o, &used) != 2 || id[used] != 0 || *p < 0 || (np >= 0 && *p >= np) || *o < 0) {
+        *status = 400;
+        sl_serve_error_json(body, "Last-Event-ID must be PARTITION-OFFSET as sent in 'id:'");
+        return -1;
+    }
+    return 0;
+}
+
+static tail_t *new_tail(int *status, sl_buf_t *body) {
+    tail_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        *status = 500;
+        sl_serve_error_json(body, "out of memory");
+    }
+    return t;
+}
+
 /* transport kafka: the same stream, read from Kafka without a consumer group. */
 static struct MHD_Response *tail_kafka(const sl_pipeline_t *p, const char *name, const char *last_event_id,
                                        bool from_start, int64_t heartbeat_ms, volatile int *stop, _Atomic int *live,
@@ -132,21 +153,9 @@ static struct MHD_Response *tail_kafka(const sl_pipeline_t *p, const char *name,
     }
     int resume_p = -1;
     long long resume_o = -1;
-    if (last_event_id && *last_event_id) {
-        int used = 0;
-        if (sscanf(last_event_id, "%d-%lld%n", &resume_p, &resume_o, &used) != 2 || last_event_id[used] != 0 ||
-            resume_p < 0 || resume_o < 0) {
-            *status = 400;
-            sl_serve_error_json(body, "Last-Event-ID must be PARTITION-OFFSET as sent in 'id:'");
-            return NULL;
-        }
-    }
-    tail_t *t = calloc(1, sizeof *t);
-    if (!t) {
-        *status = 500;
-        sl_serve_error_json(body, "out of memory");
-        return NULL;
-    }
+    if (parse_resume(last_event_id, -1, &resume_p, &resume_o, status, body) != 0) return NULL;
+    tail_t *t = new_tail(status, body);
+    if (!t) return NULL;
     sl_error_t err = {0};
     if (sl_kt_reader_open(p, name, from_start, 0, resume_p, resume_o, &t->kafka, &err) != 0) {
         free(t);
@@ -193,21 +202,9 @@ struct MHD_Response *sl_serve_tail_response(const char *name, const char *last_e
     int np = sl_topic_partitions(topic);
     int resume_p = -1;
     long long resume_o = -1;
-    if (last_event_id && *last_event_id) {
-        int used = 0;
-        if (sscanf(last_event_id, "%d-%lld%n", &resume_p, &resume_o, &used) != 2 ||
-            last_event_id[used] != 0 || resume_p < 0 || resume_p >= np || resume_o < 0) {
-            *status = 400;
-            sl_serve_error_json(body, "Last-Event-ID must be PARTITION-OFFSET as sent in 'id:'");
-            return NULL;
-        }
-    }
-    tail_t *t = calloc(1, sizeof *t);
-    if (!t) {
-        *status = 500;
-        sl_serve_error_json(body, "out of memory");
-        return NULL;
-    }
+    if (parse_resume(last_event_id, np, &resume_p, &resume_o, status, body) != 0) return NULL;
+    tail_t *t = new_tail(status, body);
+    if (!t) return NULL;
     t->journal = j;
     t->topic = topic;
     t->nparts = np;

@@ -256,3 +256,19 @@ void sl_sql_rejects_free(sl_sql_rejects_t *r) {
     r->v = NULL;
     r->cap = 0;
 }
+
+bool sl_sql_row_wanted(const sl_offsets_t *held, sl_sql_rejects_t *r, const sl_record_t *rec, size_t i,
+                       size_t ncols) {
+    if (rec->value.type == SL_T_NULL || sl_sql_held_covers(held, rec)) return false;
+    if (rec->value.type != SL_T_OBJECT) {
+        char why[96];
+        snprintf(why, sizeof why, "a row needs an object, got %s", sl_type_name((sl_type_t)rec->value.type));
+        sl_sql_rejects_add(r, i, why);
+        return false;
+    }
+    if (!ncols) {
+        sl_sql_rejects_add(r, i, "no columns to write");
+        return false;
+    }
+    return true;
+}

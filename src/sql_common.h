@@ -114,6 +114,11 @@ typedef struct sl_sql_rejects {
 
 /* Remembers row with a copy of msg. */
 void sl_sql_rejects_add(sl_sql_rejects_t *r, size_t row, const char *msg);
+
+/* Whether record i of a batch becomes a row: not a null (dropped), not held already,
+ * an object, and there are columns (else it is added to r with the reason). */
+bool sl_sql_row_wanted(const sl_offsets_t *held, sl_sql_rejects_t *r, const sl_record_t *rec, size_t i,
+                       size_t ncols);
 /* Forgets them all (keeps the array). */
 void sl_sql_rejects_clear(sl_sql_rejects_t *r);
 /* Sends each to sink's DLQ (rows of batch), then forgets them. */

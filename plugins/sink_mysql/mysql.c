@@ -726,18 +726,7 @@ static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     sl_buf_clear(&st->vals);
     for (size_t i = 0; i < batch->n; i++) {
         const sl_record_t *rec = &batch->recs[i];
-        if (rec->value.type == SL_T_NULL) continue;
-        if (sl_sql_held_covers(&st->held, rec)) continue;
-        if (rec->value.type != SL_T_OBJECT) {
-            char why[96];
-            snprintf(why, sizeof why, "a row needs an object, got %s", sl_type_name((sl_type_t)rec->value.type));
-            sl_sql_rejects_add(&st->rej, i, why);
-            continue;
-        }
-        if (!nc) {
-            sl_sql_rejects_add(&st->rej, i, "no columns to write");
-            continue;
-        }
+        if (!sl_sql_row_wanted(&st->held, &st->rej, rec, i, nc)) continue;
         for (size_t k = 0; k < nc; k++) {
             const sl_value_t *v = sl_value_get(&rec->value, st->cols.v[k].field, strlen(st->cols.v[k].field));
             size_t at = st->vals.len;

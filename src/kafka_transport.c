@@ -397,9 +397,9 @@ static void create_topics(sl_kt_t *kt) {
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(kt->prod);
     rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(kt->prod, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_request_timeout(o, 10000, errstr, sizeof errstr);
+    rd_kafka_AdminOptions_set_request_timeout(o, 5000, errstr, sizeof errstr);
     rd_kafka_CreateTopics(kt->prod, nt, n, o, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 8000);
     if (!ev) sl_warn("transport kafka: no answer to CreateTopics; topics are left to the cluster's auto-create");
     else if (rd_kafka_event_error(ev))
         sl_info("transport kafka: CreateTopics: %s; topics are left to the cluster's auto-create",

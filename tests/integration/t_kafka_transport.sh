@@ -19,8 +19,9 @@ PIDS=""
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; kafka_stop; [ -n "${KEEP:-}" ] || cleanup_work' EXIT
 # the topics exist up front (the mock cluster does not implement CreateTopics; it would
 # auto-create them with 4 partitions, which sluice also handles)
+# (but j2.dlq: its CreateTopics times out on the mock, then the cluster auto-creates it)
 kafka_start events:4 store.dlq:1 enriched:2 sluice.t1.coord:1 sluice.t1.members:1 \
-  ev2:2 in2.dlq:1 j2.dlq:1 out2:1 sluice.t2.coord:1 sluice.t2.members:1 \
+  ev2:2 in2.dlq:1 out2:1 sluice.t2.coord:1 sluice.t2.members:1 \
   ev3:4 store3.dlq:1 sluice.t3.coord:1 sluice.t3.members:1
 SESS='session.timeout.ms: "6000", heartbeat.interval.ms: "500"'
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -103,6 +104,8 @@ printf 'bad|{not json\n' | kcat -b "$BROKERS" -P -t ev2 -K '|'
 p2=$!; PIDS="$PIDS $p2"
 wait_for 40 sh -c "[ \$(sqlite3 '$WORK/t2.db' 'select count(*) from rows' 2>/dev/null || echo 0) -ge 500 ]"
 eq "records produced by kcat into a pipeline topic reach SQLite" "$(rows "$WORK/t2.db" rows)" 500
+check "a topic the cluster would not create (CreateTopics) was auto-created" \
+  grep -q "topic j2.dlq has 4 partition(s) on the cluster" "$WORK/t2.log"
 wait_for 20 sh -c "kcat -b '$BROKERS' -C -t j2.dlq -o beginning -e -q 2>/dev/null | grep -q 'not JSON'"
 check "the malformed message is in j2.dlq on Kafka, with the reason" \
   sh -c "kcat -b '$BROKERS' -C -t j2.dlq -o beginning -e -q 2>/dev/null | grep -q '\"record\":\"{not json\"'"

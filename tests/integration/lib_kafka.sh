@@ -13,7 +13,7 @@ kafka_start() {
   "$KAFKA_MOCK" "$@" > "$WORK/kafka.brokers" 2> "$WORK/kafka.log" &
   KAFKA_PID=$!
   i=0
-  while [ ! -s "$WORK/kafka.brokers" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  while [ ! -s "$WORK/kafka.brokers" ] && [ $i -lt 400 ] && kill -0 "$KAFKA_PID" 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
   BROKERS=$(head -n 1 "$WORK/kafka.brokers")
   case "$BROKERS" in 127.0.0.1:*) ;; *) echo "kafka mock did not start: $(cat "$WORK/kafka.log")"; exit 1;; esac
 }

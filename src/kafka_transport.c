@@ -485,8 +485,9 @@ int sl_kt_open(const sl_pipeline_t *p, sl_kt_t **out, sl_error_t *err) {
         int parts = topic_partitions(kt->prod, kt->topics[i].name, err);
         if (parts < 0) goto fail;
         if (parts != kt->topics[i].partitions)
-            sl_info("transport kafka: topic %s has %d partition(s) on the cluster (%d configured)",
-                    kt->topics[i].name, parts, kt->topics[i].partitions);
+            sl_warn("transport kafka: topic %s has %d partition(s) on the cluster, %d configured (records "
+                    "of different keys may now be read in another order)", kt->topics[i].name, parts,
+                    kt->topics[i].partitions);
         kt->topics[i].partitions = parts;
     }
     if (topic_partitions(kt->prod, kt->coord, err) < 0 || topic_partitions(kt->prod, kt->members, err) < 0)

@@ -722,6 +722,17 @@ static void job_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topi
         } else {
             rd_kafka_assign(rk, parts);
         }
+        /* Where the sinks already hold more than the group committed (a process killed
+         * after its sinks' commit, before its Kafka commit), the group's offset moves up
+         * to what they hold now: else, with nothing left to read there, it would stay
+         * behind for good and `sluice topics` would report lag that is not there. */
+        rd_kafka_topic_partition_list_t *held = rd_kafka_topic_partition_list_new(parts->cnt + 1);
+        for (int i = 0; i < parts->cnt; i++)
+            if (parts->elems[i].offset >= 0)
+                rd_kafka_topic_partition_list_add(held, parts->elems[i].topic, parts->elems[i].partition)->offset =
+                    parts->elems[i].offset;
+        if (held->cnt && rd_kafka_offsets_store(rk, held) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_commit(rk, NULL, 1);
+        rd_kafka_topic_partition_list_destroy(held);
     } else {
         /* what the job wrote and stored goes to Kafka before the partitions do (a
          * partition lost with its session cannot be committed: the sinks' offsets or a
@@ -769,7 +780,12 @@ int sl_kt_consumer_open(sl_kt_t *kt, const char *job, const char *const *topics,
     /* memory: a 1 MiB prefetch (librdkafka 2.0.2 then parks its fetcher often: the
      * waker restarts it, see kafka_conf.h) */
     bool qbackoff = sl_kafka_has_fetch_queue_backoff();
-    const char *defaults[] = {"group.id", group, "enable.auto.commit", "false", "enable.auto.offset.store", "false",
+    /* offsets are stored once every sink acknowledged and committed at once
+     * (sl_kt_commit); the auto-commit of what is stored, every second, is the retry of an
+     * asynchronous commit that failed (a rebalance, a coordinator move), which nothing
+     * else would send again once the partition has no more to read */
+    const char *defaults[] = {"group.id", group, "enable.auto.commit", "true", "auto.commit.interval.ms", "1000",
+                              "enable.auto.offset.store", "false",
                               "auto.offset.reset", "earliest", "enable.partition.eof", "false",
                               "queued.max.messages.kbytes", "1024", "fetch.wait.max.ms", "25",
                               "socket.nagle.disable", "true",

@@ -11,6 +11,7 @@
 #     the source's cursor; the SQLite table holds every message of the topic exactly
 #     once and every generated id; `sluice topics` names the member holding each
 #     partition and the lease;
+#  1b. a job whose sinks all hold offsets moves the group's offset up to what they hold;
 #  4. config errors of `transport` at FILE:LINE:COL;
 #  5. the five pipelines of pipelines/, unchanged, run on Kafka (a first file adds the
 #     transport) and give exactly the golden tables of the journal runs.
@@ -78,6 +79,45 @@ eq "sluice topics: the group committed the end of every partition (lag 0)" \
 "$SLUICE" run --once "$WORK/t1.yaml" --log-level info 2>"$WORK/t1b.log"
 eq "a second run: the cursor on Kafka says the source is done, nothing twice" "$(rows "$WORK/t1.db" rows)" 3000
 check "a second run: the lease holder read the cursor back" grep -q "holds the lease of the sources (1 cursor" "$WORK/t1b.log"
+# 1b. a job whose sinks are all transactional starts where they hold; when they hold more
+# than the group committed (a process killed between its sinks' commit and its Kafka
+# commit, as under load in part 3), the group's offset moves up to it: before, nothing
+# was left to read there, so nothing was ever committed and `topics` showed lag for good
+cat > "$WORK/t1c.yaml" <<YAML
+data_dir: $WORK/d1c
+transport: { kafka: { brokers: "$BROKERS", props: { $SESS } } }
+topics:
+  events: { partitions: 4 }
+jobs:
+  onlysql:
+    from: events
+    to:
+      - sqlite: { path: $WORK/t1c.db, table: rows, columns: { id: bigint, name: text } }
+YAML
+"$SLUICE" run --once "$WORK/t1c.yaml" 2>"$WORK/t1c.log"
+eq "1b: a job with one SQLite sink takes the 3000 records" "$(rows "$WORK/t1c.db" rows)" 3000
+# the group's commit is lost (as if the process died right after the SQLite commit)
+/usr/bin/python3 - "$BROKERS" <<'PY' 2>"$WORK/reset.log"
+import sys
+from confluent_kafka import Consumer, TopicPartition
+import time
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "sluice.onlysql", "enable.auto.commit": False,
+              "session.timeout.ms": 6000})
+c.subscribe(["events"])
+end = time.time() + 30
+while not c.assignment() and time.time() < end:
+    c.poll(0.2)
+c.commit(offsets=[TopicPartition("events", p, 0) for p in range(4)], asynchronous=False)
+c.close()
+PY
+"$SLUICE" topics "$WORK/t1c.yaml" > "$WORK/topics1c.txt" 2>&1
+eq "1b: the group's offsets reset to 0 (lag 3000)" \
+  "$(awk '$1 == "sluice.onlysql" && $2 == "events" { n += $5 } END { print n + 0 }' "$WORK/topics1c.txt")" 3000
+"$SLUICE" run --once "$WORK/t1c.yaml" 2>"$WORK/t1d.log"
+eq "1b: a rerun starts where SQLite holds: nothing twice" "$(sq "$WORK/t1c.db" 'select count(*) || " " || count(distinct id) from rows')" "3000 3000"
+"$SLUICE" topics "$WORK/t1c.yaml" > "$WORK/topics1d.txt" 2>&1
+eq "1b: ... and the group's offsets moved up to what SQLite holds (lag 0)" \
+  "$(awk '$1 == "sluice.onlysql" && $2 == "events" { n++; l += $5 } END { print n + 0, l + 0 }' "$WORK/topics1d.txt")" "4 0"
 
 # ---- 2. kcat -> topic -> job; dead letters and ingest on Kafka ---------------------
 PORT=$(free_port)

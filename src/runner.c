@@ -372,7 +372,7 @@ static void *sources_main(void *arg) {
             } else if (rc == SL_EOF) {
                 source_finish(r, s);
                 active--;
-            } else if (rc == SL_RETRY && !r->kt && sl_topic_full(s->to->topic) > 0) {
+            } else if (rc == SL_RETRY && !r->kt && s->to->topic && sl_topic_full(s->to->topic) > 0) {
                 s->paused = true;   /* filled up during this poll: nothing was written */
                 sl_warn("source %s: %s (paused until its consumer groups commit)", s->cfg->name, err.msg);
                 s->due = now + 100;

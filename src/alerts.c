@@ -340,23 +340,34 @@ size_t sl_deliver_begin(sl_deliver_t *d, const sl_batch_t *b) {
 
 void sl_deliver_ok(sl_deliver_t *d) {
     d->fails = 0;
+    d->gave_up = false;
     d->done++;
 }
 
 int sl_deliver_fail(sl_deliver_t *d, sl_sink_t *sink, const sl_record_t *rec, bool permanent, const char *what,
                     const char *why, sl_error_t *err) {
-    if (!permanent && ++d->fails <= d->retries)
-        return sl_error_set(err, SL_RETRY, "%s: %s (attempt %lld of %lld)", what, why, (long long)d->fails,
-                            (long long)d->retries + 1);
+    int64_t now = sl_mono_ms();
+    if (!permanent) {
+        if (d->fails++ == 0) d->first_fail_ms = now;
+        int64_t failing = now - d->first_fail_ms;
+        bool time_left = failing < d->give_up_after_ms;
+        bool tries_left = d->retries < 0 || d->fails <= d->retries;
+        if (time_left && tries_left)
+            return sl_error_set(err, SL_RETRY, "%s: %s (attempt %lld, failing for %lld s; gives up after %lld s)",
+                                what, why, (long long)d->fails, (long long)(failing / 1000),
+                                (long long)(d->give_up_after_ms / 1000));
+    }
     if (permanent)
         sl_errorf("job %s: sink %s: %s: %s; the notification goes to the dead-letter topic", sink->job,
                   sink->plugin->name, what, why);
-    else if (d->fails == d->retries + 1)
-        sl_errorf("job %s: sink %s: %s: %s; giving up after %lld attempts, the notification goes to the "
-                  "dead-letter topic", sink->job, sink->plugin->name, what, why, (long long)d->fails);
+    else if (!d->gave_up)
+        sl_errorf("job %s: sink %s: %s: %s; giving up after %lld attempts in %lld s, the notification goes to the "
+                  "dead-letter topic (a job reading it can send it again: docs/ARCHITECTURE.md)", sink->job, sink->plugin->name, what, why,
+                  (long long)d->fails, (long long)((now - d->first_fail_ms) / 1000));
     else
         sl_errorf("job %s: sink %s: %s: %s; still failing (%lld attempts in a row), the notification goes to "
                   "the dead-letter topic", sink->job, sink->plugin->name, what, why, (long long)d->fails);
+    if (!permanent) d->gave_up = true;
     sl_sink_reject(sink, rec, "%s: %s", what, why);
     d->done++;
     return 0;

@@ -30,16 +30,25 @@ int sl_alerts_history_json(const sl_pipeline_t *p, sl_buf_t *out);
 
 /* ---- delivery bookkeeping of notify sinks (one per sink instance) ----
  *
- * The runner retries a failed write with the same batch; a sink that sends one
- * message per record remembers how far it got, so a retry does not send again what
- * was delivered.  Failures count against a budget: a permanent failure (a 5xx reply,
- * wrong credentials) or a transient one past `retries` consecutive failed attempts
- * gives the record up to the job's dead-letter topic with the reason.  The count is
- * not reset by giving up, only by a delivery: while a destination stays down, each
- * later record gets one attempt (not a whole budget) before it goes to the DLQ. */
+ * The runner retries a failed write with the same batch (exponential backoff with
+ * jitter, up to 30 s apart); a sink that sends one message per record remembers how far
+ * it got, so a retry does not send again what was delivered.  A transient failure is
+ * retried until `give_up_after` (default 1h) has passed since the first failed attempt
+ * of the run of failures (and, when set, past `retries` consecutive failed attempts);
+ * a permanent failure (a 5xx reply, wrong credentials) gives up at once.  Given up =
+ * the record goes to the job's dead-letter topic with the reason (`sluice dlq --replay`
+ * sends it again).  Pending is durable: the job commits its offsets (and the alert's
+ * state) only after the sink acknowledged, so a notification pending at a kill -9 is
+ * evaluated and sent again after the restart (its give_up_after counts from the new
+ * process's first failure).  The run of failures is not reset by giving up, only by a
+ * delivery: while a destination stays down past give_up_after, each later record gets
+ * one attempt (not a whole hour) before it goes to the DLQ. */
 typedef struct sl_deliver {
-    int64_t retries;           /* budget of consecutive failed attempts */
+    int64_t retries;           /* cap on consecutive failed attempts; < 0 = none */
+    int64_t give_up_after_ms;  /* retry transient failures this long; 0 = one attempt */
+    int64_t first_fail_ms;     /* monotonic time of the first failure of the run */
     int64_t fails;             /* consecutive failed attempts so far */
+    bool gave_up;              /* this run of failures already gave a record up */
     size_t done;               /* records of the batch in progress already handled */
     size_t n;                  /* identity of that batch */
     int64_t first_off, last_off, first_ts;

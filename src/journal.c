@@ -18,6 +18,12 @@
  *      synced; commits with fsync `always` are synced before sl_txn_commit returns.
  *  J5. Offsets are never reused for different records once readers could see them:
  *      recovery only cuts what no commit covers (and fsck keeps the numbering).
+ *  J6. Retention deletes a segment only when every reader of its topic (a group that
+ *      committed on it, or one declared by sl_journal_reader) has committed past its
+ *      last record, unless the topic says on_full: drop_oldest, and then each record
+ *      deleted unread is counted and logged.  A partition over retention_bytes with
+ *      nothing more it may delete is full: appends to it fail with SL_RETRY before
+ *      writing a byte, so backpressure reaches the writers instead of loss.
  *
  * Ownership states of a partition:  free --append--> owned(txn) --commit/abort--> free
  *                                   free --retention (try)--> owned(retention) --> free */
@@ -35,6 +41,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
 
 /* ---- small helpers shared by the journal files ---- */
 
@@ -130,6 +139,7 @@ void sl_topic_opts_default(sl_topic_opts_t *opts) {
     opts->retention_ms = 7LL * 24 * 3600 * 1000;
     opts->retention_bytes = 0;
     opts->segment_bytes = 64LL << 20;
+    opts->on_full = SL_ON_FULL_PAUSE;
 }
 
 static bool topic_name_ok(const char *name) {
@@ -153,6 +163,7 @@ static void opts_fix(sl_topic_opts_t *o) {
     if (o->segment_bytes <= 0) o->segment_bytes = d.segment_bytes;
     if (o->segment_bytes < 4096) o->segment_bytes = 4096;
     if (o->segment_bytes > (3LL << 30)) o->segment_bytes = 3LL << 30;  /* u32 index positions */
+    if (o->on_full != SL_ON_FULL_DROP_OLDEST) o->on_full = SL_ON_FULL_PAUSE;
 }
 
 /* DIR/topics/<name>/meta: "key value" lines, rewritten with tmp + rename. */
@@ -164,9 +175,9 @@ static int topic_meta_write(const sl_topic_t *t, sl_error_t *err) {
         rc = sl_error_set(err, SL_IO, "%s: %s", tmp, strerror(errno));
     } else {
         fprintf(f, "partitions %d\nfsync %d\nfsync_interval_ms %" PRId64 "\nretention_ms %" PRId64
-                   "\nretention_bytes %" PRId64 "\nsegment_bytes %" PRId64 "\n",
+                   "\nretention_bytes %" PRId64 "\nsegment_bytes %" PRId64 "\non_full %d\n",
                 t->nparts, t->opts.fsync, t->opts.fsync_interval_ms, t->opts.retention_ms,
-                t->opts.retention_bytes, t->opts.segment_bytes);
+                t->opts.retention_bytes, t->opts.segment_bytes, t->opts.on_full);
         if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = SL_IO;
         if (fclose(f) != 0) rc = SL_IO;
         if (rc == 0 && rename(tmp, path) != 0) rc = SL_IO;
@@ -194,6 +205,7 @@ static bool topic_meta_read(const char *dir, sl_topic_opts_t *o) {
         else if (strcmp(key, "retention_ms") == 0) o->retention_ms = v;
         else if (strcmp(key, "retention_bytes") == 0) o->retention_bytes = v;
         else if (strcmp(key, "segment_bytes") == 0) o->segment_bytes = v;
+        else if (strcmp(key, "on_full") == 0) o->on_full = (int)v;
     }
     fclose(f);
     if (o->partitions < 1 || o->partitions > 100000) return false;
@@ -303,6 +315,11 @@ static void journal_free(sl_journal_t *j) {
         free(g->name);
     }
     free(j->groups);
+    for (size_t i = 0; i < j->nreaders; i++) {
+        free(j->readers[i].group);
+        free(j->readers[i].topic);
+    }
+    free(j->readers);
     if (j->meta_fd >= 0) close(j->meta_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);   /* releases the flock */
     pthread_mutex_destroy(&j->mu);
@@ -659,10 +676,14 @@ static void parts_release(sl_journal_t *j, sl_txn_t *txn) {
     pthread_mutex_unlock(&j->own_mu);
 }
 
+static int part_full_check(sl_journal_t *j, sl_part_t *p, const sl_topic_opts_t *o, sl_error_t *err);
+
 /* Write one batch of recs[idx[0..n)] to part (owned by txn). */
 static int part_append(sl_txn_t *txn, sl_part_t *p, sl_record_t *recs, const size_t *idx, size_t n,
                        const sl_topic_opts_t *o, sl_error_t *err) {
     int rc = part_acquire(txn, p, err);
+    if (rc) return rc;
+    rc = part_full_check(txn->journal, p, o, err);  /* J6: before a byte is written */
     if (rc) return rc;
     int64_t imax;
     sl_batch_encode(txn, recs, idx, n, p->next, &imax);
@@ -1029,7 +1050,123 @@ static void flush_now(sl_journal_t *j, bool all) {
     pthread_cond_broadcast(&j->durable_cv);
 }
 
-/* Delete old segments of every partition (never the active one). */
+/* J6: the lowest offset of p that a reader of its topic still needs (0 for a declared
+ * reader that has not committed yet: everything), or -1 when nobody reads the topic
+ * (log-style retention).  j->mu held. */
+static int64_t part_low_water(sl_journal_t *j, const sl_part_t *p) {
+    const char *topic = p->topic->name;
+    int64_t low = -1;
+    for (size_t i = 0; i < j->ngroups; i++) {
+        const sl_group_t *g = &j->groups[i];
+        for (size_t k = 0; k < g->n; k++)
+            if (g->offs[k].partition == p->id && strcmp(g->offs[k].topic, topic) == 0 &&
+                (low < 0 || g->offs[k].offset < low))
+                low = g->offs[k].offset < 0 ? 0 : g->offs[k].offset;
+    }
+    for (size_t i = 0; i < j->nreaders; i++) {
+        if (strcmp(j->readers[i].topic, topic) != 0) continue;
+        int64_t off = 0;   /* not committed yet: it will read from the start */
+        const sl_group_t *g = NULL;
+        for (size_t k = 0; k < j->ngroups && !g; k++)
+            if (strcmp(j->groups[k].name, j->readers[i].group) == 0) g = &j->groups[k];
+        bool have = false;
+        for (size_t k = 0; g && k < g->n; k++)
+            if (g->offs[k].partition == p->id && strcmp(g->offs[k].topic, topic) == 0) have = true;
+        if (!have && (low < 0 || off < low)) low = off;
+    }
+    return low;
+}
+
+/* Bytes of p retention may not delete for readers at `low`: every segment from the first
+ * one holding an offset >= low on (the active segment always).  p->rw held or p owned. */
+static int64_t part_kept_bytes(const sl_part_t *p, int64_t low) {
+    int64_t kept = 0;
+    for (size_t i = 0; i < p->nseg; i++)
+        if (i + 1 == p->nseg || low < 0 || p->segs[i]->end > low) kept += p->segs[i]->size;
+    return kept;
+}
+
+static bool part_is_full(const sl_part_t *p, const sl_topic_opts_t *o, int64_t low, int64_t end) {
+    if (o->on_full != SL_ON_FULL_PAUSE || o->retention_bytes <= 0 || low < 0 || low >= end) return false;
+    return part_kept_bytes(p, low) >= o->retention_bytes;
+}
+
+/* Record p's full state; on a change log it and move the topic's gauge. */
+static void part_set_full(sl_part_t *p, bool full, int64_t low, const sl_topic_opts_t *o) {
+    if (atomic_exchange(&p->full, full) == full) return;
+    sl_topic_t *t = p->topic;
+    int nfull = atomic_fetch_add(&t->nfull, full ? 1 : -1) + (full ? 1 : -1);
+    sl_buf_t l = SL_BUF_INIT;
+    sl_metrics_label(&l, "topic", t->name);
+    sl_metric_set(sl_metric_gauge("sluice_topic_full_partitions",
+                                  "Partitions of a topic that are full (on_full: pause): its sources wait.",
+                                  l.data ? l.data : ""),
+                  (double)nfull);
+    sl_buf_free(&l);
+    if (full)
+        sl_warn("journal: topic %s partition %d is full: retention_bytes %lld reached by records not yet "
+                "committed by every consumer group (from offset %lld); its writers wait (on_full: pause)",
+                t->name, p->id, (long long)o->retention_bytes, (long long)low);
+    else
+        sl_info("journal: topic %s partition %d has room again", t->name, p->id);
+}
+
+/* J6, the append path: SL_RETRY when p is full.  p owned by the caller. */
+static int part_full_check(sl_journal_t *j, sl_part_t *p, const sl_topic_opts_t *o, sl_error_t *err) {
+    if (o->on_full != SL_ON_FULL_PAUSE || o->retention_bytes <= 0) return 0;
+    pthread_mutex_lock(&j->mu);
+    int64_t low = part_low_water(j, p);
+    pthread_mutex_unlock(&j->mu);
+    bool full = part_is_full(p, o, low, p->next);
+    part_set_full(p, full, low, o);
+    if (!full) return 0;
+    return sl_error_set(err, SL_RETRY,
+                        "topic %s partition %d is full: %lld bytes (retention_bytes) not yet committed by every "
+                        "consumer group (on_full: pause); retry when they commit",
+                        p->topic->name, p->id, (long long)o->retention_bytes);
+}
+
+int sl_topic_full(sl_topic_t *t) {
+    sl_journal_t *j = t->journal;
+    pthread_mutex_lock(&j->mu);
+    sl_topic_opts_t o = t->opts;
+    int n = 0;
+    for (int i = 0; i < t->nparts; i++) {
+        sl_part_t *p = &t->parts[i];
+        int64_t low = part_low_water(j, p);
+        pthread_rwlock_rdlock(&p->rw);
+        bool full = p->nseg > 0 && part_is_full(p, &o, low, p->committed);
+        pthread_rwlock_unlock(&p->rw);
+        part_set_full(p, full, low, &o);
+        n += full;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return n;
+}
+
+uint64_t sl_topic_dropped(sl_topic_t *t) { return atomic_load(&t->dropped); }
+
+int sl_journal_reader(sl_journal_t *j, const char *group, const char *topic) {
+    pthread_mutex_lock(&j->mu);
+    bool have = false;
+    for (size_t i = 0; i < j->nreaders && !have; i++)
+        have = strcmp(j->readers[i].group, group) == 0 && strcmp(j->readers[i].topic, topic) == 0;
+    if (!have) {
+        if (j->nreaders == j->capreaders) {
+            size_t cap = j->capreaders ? j->capreaders * 2 : 8;
+            sl_reader_t *n = realloc(j->readers, cap * sizeof *n);
+            if (!n) abort();
+            j->readers = n;
+            j->capreaders = cap;
+        }
+        j->readers[j->nreaders].group = sl_jstrdup(group);
+        j->readers[j->nreaders++].topic = sl_jstrdup(topic);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return 0;
+}
+
+/* Delete old segments of every partition (never the active one; J6). */
 int sl_journal_retention(sl_journal_t *j) {
     if (j->ro) return 0;
     int64_t now = sl_now_ms();
@@ -1045,15 +1182,27 @@ int sl_journal_retention(sl_journal_t *j) {
         if (o.retention_ms <= 0 && o.retention_bytes <= 0) continue;
         for (int pi = 0; pi < topic->nparts; pi++) {
             sl_part_t *p = &topic->parts[pi];
+            /* read before owning: a commit meanwhile only raises it (safe side) */
+            pthread_mutex_lock(&j->mu);
+            int64_t low = part_low_water(j, p);
+            pthread_mutex_unlock(&j->mu);
             if (!part_try_own(j, p, j->retention_owner)) continue;  /* busy: next round */
             pthread_rwlock_wrlock(&p->rw);
-            int64_t total = 0;
+            int64_t total = 0, dropped = 0, drop_from = -1, drop_to = -1;
             for (size_t i = 0; i < p->nseg; i++) total += p->segs[i]->size;
             while (p->nseg > 1) {
                 sl_seg_t *s = p->segs[0];
                 bool old = o.retention_ms > 0 && s->max_ingest < now - o.retention_ms;
                 bool big = o.retention_bytes > 0 && total > o.retention_bytes;
                 if (!old && !big) break;
+                int64_t from = low > s->base ? low : s->base;
+                int64_t unread = low < 0 || s->end <= from ? 0 : s->end - from;
+                if (unread > 0 && o.on_full != SL_ON_FULL_DROP_OLDEST) break;  /* J6 */
+                if (unread > 0) {
+                    dropped += unread;
+                    if (drop_from < 0) drop_from = from;
+                    drop_to = s->end;
+                }
                 total -= s->size;
                 memmove(p->segs, p->segs + 1, (p->nseg - 1) * sizeof *p->segs);
                 p->nseg--;
@@ -1062,11 +1211,27 @@ int sl_journal_retention(sl_journal_t *j) {
                 deleted++;
             }
             p->start = p->segs[0]->base;
+            bool full = part_is_full(p, &o, low, p->committed);
             pthread_rwlock_unlock(&p->rw);
             pthread_mutex_lock(&j->own_mu);
             p->owner = NULL;
             pthread_cond_broadcast(&j->own_cv);
             pthread_mutex_unlock(&j->own_mu);
+            part_set_full(p, full, low, &o);
+            if (dropped > 0) {
+                atomic_fetch_add(&topic->dropped, (uint64_t)dropped);
+                sl_buf_t l = SL_BUF_INIT;
+                sl_metrics_label(&l, "topic", topic->name);
+                sl_metric_add(sl_metric_counter("sluice_topic_dropped_records_total",
+                                                "Records retention deleted before every consumer group committed "
+                                                "them (on_full: drop_oldest).",
+                                                l.data ? l.data : ""),
+                              (double)dropped);
+                sl_buf_free(&l);
+                sl_warn("journal: topic %s partition %d: retention dropped %lld record(s) [%lld, %lld) not yet "
+                        "committed by every consumer group (on_full: drop_oldest)",
+                        topic->name, pi, (long long)dropped, (long long)drop_from, (long long)drop_to);
+            }
         }
     }
     return deleted;

@@ -75,6 +75,7 @@ typedef struct sl_part {
     size_t nldmg, capldmg;
     struct sl_txn *owner;/* own_mu */
     bool dirty;          /* j->mu: committed data not yet synced (interval) */
+    atomic_bool full;    /* last full state seen (sl_topic_full): logs and the gauge */
 } sl_part_t;
 
 struct sl_topic {
@@ -85,6 +86,8 @@ struct sl_topic {
     int nparts;
     sl_part_t *parts;
     atomic_uint rr;         /* round-robin for records without key */
+    atomic_uint_fast64_t dropped;  /* records retention deleted unread (drop_oldest) */
+    atomic_int nfull;       /* partitions whose `full` is set */
 };
 
 typedef struct sl_writer_cur {
@@ -138,7 +141,14 @@ struct sl_journal {
     bool need_snapshot;  /* load: meta.log disagrees with the data it was cut to */
     struct sl_txn *txns;   /* j->mu: open transactions (aborted by close) */
     struct sl_txn *retention_owner;  /* the owner retention puts on a partition (J2) */
+    struct sl_reader *readers;       /* j->mu: groups declared with sl_journal_reader */
+    size_t nreaders, capreaders;
 };
+
+typedef struct sl_reader {
+    char *group;
+    char *topic;
+} sl_reader_t;
 
 typedef struct sl_txn_part {
     sl_part_t *part;

@@ -199,9 +199,15 @@ static const sl_config_map_t topic_map[] = {
     {"fsync_interval", SL_CFG_DURATION, "50ms", 0, offsetof(sl_topic_opts_t, fsync_interval_ms),
      NULL, "group-commit interval of fsync: interval"},
     {"retention", SL_CFG_DURATION, "7d", 0, offsetof(sl_topic_opts_t, retention_ms), NULL,
-     "delete segments older than this (0 = keep forever)"},
+     "delete segments older than this (0 = keep forever); never what a consumer group has not committed "
+     "unless on_full is drop_oldest"},
     {"retention_bytes", SL_CFG_SIZE, "0", 0, offsetof(sl_topic_opts_t, retention_bytes), NULL,
-     "delete the oldest segments while a partition is larger (0 = no limit)"},
+     "delete the oldest segments while a partition is larger (0 = no limit); never what a consumer group "
+     "has not committed unless on_full is drop_oldest"},
+    {"on_full", SL_CFG_ENUM, "pause", 0, offsetof(sl_topic_opts_t, on_full), "pause|drop_oldest",
+     "over retention_bytes with only uncommitted records left to delete: pause the topic's sources until "
+     "its consumer groups commit (ingest answers 503), or delete the oldest records anyway, counting and "
+     "logging each (topics no group reads keep plain log-style retention)"},
     {"segment_bytes", SL_CFG_SIZE, "64MiB", 0, offsetof(sl_topic_opts_t, segment_bytes), NULL,
      "roll to a new segment file past this size"},
     SL_CONFIG_END};

@@ -62,6 +62,7 @@ typedef struct source_rt {
     sl_source_cfg_t *cfg;
     topic_rt_t *to;
     bool done, opened;
+    bool paused;               /* its topic is full (on_full: pause): not polled meanwhile */
     int64_t due, started, backoff_ms;
     uint64_t polls, failures, records;
     uint64_t next_seq;
@@ -308,6 +309,20 @@ static void *sources_main(void *arg) {
                 if (s->due < soonest) soonest = s->due;
                 continue;
             }
+            /* backpressure (DESIGN §2.8): a full topic is not polled into; a local check,
+             * so re-checking every 100 ms is no tight loop */
+            bool full = !r->kt && s->to->topic && sl_topic_full(s->to->topic) > 0;
+            if (full != s->paused) {
+                s->paused = full;
+                if (full) sl_warn("source %s: topic %s is full: paused until its consumer groups commit",
+                                  s->cfg->name, s->to->name);
+                else sl_info("source %s: topic %s has room again: resumed", s->cfg->name, s->to->name);
+            }
+            if (full) {
+                s->due = now + 100;
+                if (s->due < soonest) soonest = s->due;
+                continue;
+            }
             const sl_source_plugin_t *plug = s->cfg->inst.plugin;
             sl_error_t err = {0};
             if (!s->opened) {
@@ -357,6 +372,10 @@ static void *sources_main(void *arg) {
             } else if (rc == SL_EOF) {
                 source_finish(r, s);
                 active--;
+            } else if (rc == SL_RETRY && !r->kt && s->to->topic && sl_topic_full(s->to->topic) > 0) {
+                s->paused = true;   /* filled up during this poll: nothing was written */
+                sl_warn("source %s: %s (paused until its consumer groups commit)", s->cfg->name, err.msg);
+                s->due = now + 100;
             } else if (rc == SL_RETRY) {
                 s->failures++;
                 sl_metric_add(s->m_failures, 1);
@@ -1026,7 +1045,8 @@ int sl_runner_status_json(sl_buf_t *out) {
         sl_json_write_string(out, s->cfg->name, strlen(s->cfg->name));
         sl_buf_printf(out, ",\"type\":\"%s\",\"topic\":", s->cfg->inst.plugin->name);
         sl_json_write_string(out, s->cfg->to, strlen(s->cfg->to));
-        const char *state = s->done ? "done" : s->last_error[0] ? "failing" : s->opened ? "running" : "starting";
+        const char *state = s->done ? "done" : s->paused ? "paused" : s->last_error[0] ? "failing"
+                          : s->opened ? "running" : "starting";
         sl_buf_printf(out, ",\"state\":\"%s\",\"polls\":%.0f,\"failures\":%.0f,\"records\":%.0f,"
                       "\"last_poll_ms\":%lld,\"last_ok_ms\":%lld,\"next_poll_in_ms\":%lld,\"backoff_ms\":%lld,"
                       "\"last_error\":", state, sl_metric_value(s->m_polls), sl_metric_value(s->m_failures),
@@ -1093,7 +1113,8 @@ int sl_runner_status_json(sl_buf_t *out) {
             sl_buf_printf(out, ",\"transport\":\"kafka\",\"partition_count\":%d,\"partitions\":[]}", t->partitions);
             continue;
         }
-        sl_buf_puts(out, ",\"partitions\":[");
+        sl_buf_printf(out, ",\"full_partitions\":%d,\"dropped\":%llu,\"partitions\":[", sl_topic_full(t->topic),
+                      (unsigned long long)sl_topic_dropped(t->topic));
         for (int p = 0; p < sl_topic_partitions(t->topic); p++)
             sl_buf_printf(out, "%s{\"start\":%lld,\"end\":%lld,\"bytes\":%lld}", p ? "," : "",
                           (long long)sl_topic_start(t->topic, p), (long long)sl_topic_end(t->topic, p),
@@ -1102,6 +1123,36 @@ int sl_runner_status_json(sl_buf_t *out) {
     }
     sl_buf_puts(out, "]}");
     return 0;
+}
+
+void sl_runner_health_json(sl_buf_t *out) {
+    runner_t *r = current;
+    size_t nfull = 0;
+    sl_buf_t names = SL_BUF_INIT, problems = SL_BUF_INIT;
+    for (size_t i = 0; r && !r->kt && i < r->ntopics; i++) {
+        topic_rt_t *t = &r->topics[i];
+        int n = t->topic ? sl_topic_full(t->topic) : 0;
+        if (n <= 0) continue;
+        char msg[400];
+        snprintf(msg, sizeof msg, "topic %.200s is full (%d partition(s)): its sources are paused until its "
+                 "consumer groups commit", t->name, n);
+        if (nfull++) {
+            sl_buf_putc(&names, ',');
+            sl_buf_putc(&problems, ',');
+        }
+        sl_json_write_string(&names, t->name, strlen(t->name));
+        sl_json_write_string(&problems, msg, strlen(msg));
+    }
+    if (!nfull) sl_buf_puts(out, "{\"status\":\"ok\"}");
+    else {
+        sl_buf_puts(out, "{\"status\":\"degraded\",\"problems\":[");
+        sl_buf_append(out, problems.data, problems.len);
+        sl_buf_puts(out, "],\"full_topics\":[");
+        sl_buf_append(out, names.data, names.len);
+        sl_buf_puts(out, "]}");
+    }
+    sl_buf_free(&names);
+    sl_buf_free(&problems);
 }
 
 const sl_pipeline_t *sl_runner_kafka_pipeline(void) {
@@ -1223,6 +1274,9 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
         s->m_last_poll = sl_metric_gauge("sluice_source_last_poll_timestamp_seconds", "When the source last polled.", l.data);
         sl_buf_free(&l);
     }
+    /* J6 of journal.c: retention keeps what a job has not committed, from its start */
+    for (size_t i = 0; i < p->njobs && !r.kt; i++)
+        for (size_t f = 0; f < p->jobs[i].nfrom; f++) sl_journal_reader(r.journal, p->jobs[i].name, p->jobs[i].from[f]);
     r.jobs = calloc(p->njobs ? p->njobs : 1, sizeof *r.jobs);
     for (size_t i = 0; i < p->njobs; i++) {
         job_rt_t *jr = &r.jobs[i];

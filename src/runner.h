@@ -46,9 +46,16 @@ const sl_pipeline_t *sl_runner_kafka_pipeline(void);
  * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms,
  * last_error}], jobs: [{name, state, records_in, records_out, dead_letters, lag, dlq,
  * from, sinks: [{type, records, errors, writes, write_latency_ms}]}], alerts: [{name, state,
- * records_checked, notifications, dead_letters}], topics: [{name, partitions:
- * [{start, end, bytes}]}]}.  Any thread.  SL_RETRY when nothing runs. */
+ * records_checked, notifications, dead_letters}], topics: [{name, full_partitions,
+ * dropped, partitions: [{start, end, bytes}]}]}.  A source's state is one of starting,
+ * running, failing, paused (its topic is full), done.  Any thread.  SL_RETRY when nothing
+ * runs. */
 int sl_runner_status_json(sl_buf_t *out);
+
+/* Append the body of /health: {"status":"ok"}, or {"status":"degraded","problems":
+ * [sentences],"full_topics":[names]} while a topic is full (its sources paused).  Any
+ * thread; "ok" when nothing runs. */
+void sl_runner_health_json(sl_buf_t *out);
 
 /* The journal of the running pipeline, for sinks that write to its other topics (the
  * `topic` sink); NULL when nothing runs. */

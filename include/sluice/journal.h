@@ -29,6 +29,9 @@ typedef struct sl_topic sl_topic_t;
 typedef struct sl_txn sl_txn_t;
 
 enum { SL_FSYNC_ALWAYS = 0, SL_FSYNC_INTERVAL = 1, SL_FSYNC_OFF = 2 };
+/* What a partition over retention_bytes does when only data some consumer group has not
+ * committed is left to delete (DESIGN §2.8). */
+enum { SL_ON_FULL_PAUSE = 0, SL_ON_FULL_DROP_OLDEST = 1 };
 
 typedef struct sl_topic_opts {
     int partitions;           /* >= 1; default 1 */
@@ -37,6 +40,7 @@ typedef struct sl_topic_opts {
     int64_t retention_ms;     /* 0 = keep forever (default 7 days) */
     int64_t retention_bytes;  /* per partition; 0 = unlimited */
     int64_t segment_bytes;    /* roll a new segment past this; default 64 MiB */
+    int on_full;              /* SL_ON_FULL_*; default pause */
 } sl_topic_opts_t;
 
 void sl_topic_opts_default(sl_topic_opts_t *opts);
@@ -68,8 +72,17 @@ int sl_journal_open(const char *dir, const sl_journal_opts_t *opts, sl_journal_t
 void sl_journal_close(sl_journal_t *journal);
 /* Number of damages reported while opening (0 = clean). */
 int sl_journal_damages(const sl_journal_t *journal);
-/* Apply retention now (the flusher also does it every 2 s); returns segments deleted. */
+/* Apply retention now (the flusher also does it every 2 s); returns segments deleted.
+ * Retention (by age or bytes) never deletes a segment holding a record that a reader
+ * of the topic has not committed, unless the topic's on_full is drop_oldest: then such
+ * records are deleted, counted (sl_topic_dropped, the metric
+ * sluice_topic_dropped_records_total) and logged.  A topic's readers are the groups
+ * that committed offsets on it plus those declared with sl_journal_reader; a topic
+ * nobody reads (a dead-letter topic) keeps plain log-style retention. */
 int sl_journal_retention(sl_journal_t *journal);
+/* Declare that consumer group `group` reads `topic` (in memory, for this process): until
+ * it commits, retention keeps everything of the topic for it.  Idempotent. */
+int sl_journal_reader(sl_journal_t *journal, const char *group, const char *topic);
 
 /* Get a topic, creating it with opts when it does not exist (opts NULL = defaults).
  * An existing topic keeps its partition count (a different count in opts is an error:
@@ -88,6 +101,15 @@ int64_t sl_topic_start(sl_topic_t *topic, int partition);
 int64_t sl_topic_end(sl_topic_t *topic, int partition);
 /* Bytes on disk of one partition. */
 int64_t sl_topic_bytes(sl_topic_t *topic, int partition);
+/* Number of partitions of topic that are full: on_full pause, retention_bytes set, and
+ * the bytes retention may not delete (not yet committed by every reader) at or over
+ * retention_bytes.  Appending to a full partition fails with SL_RETRY (nothing
+ * written) until the readers commit; the runner pauses the topic's sources meanwhile.
+ * Also updates the gauge sluice_topic_full_partitions and logs changes. */
+int sl_topic_full(sl_topic_t *topic);
+/* Records retention deleted before every reader committed them (drop_oldest), since
+ * the journal was opened. */
+uint64_t sl_topic_dropped(sl_topic_t *topic);
 /* Partition of a key (stable hash; same key -> same partition). */
 int sl_topic_partition_of(const sl_topic_t *topic, const char *key, size_t key_len);
 

@@ -15,7 +15,7 @@
  *
  * Delivery (src/alerts.h, sl_deliver_*): a transient failure (connection refused, a
  * timeout, a 4xx reply) returns SL_RETRY and the runner backs off and retries the batch
- * from the first message not yet sent; after `retries` consecutive failed attempts, or
+ * from the first message not yet sent, for `give_up_after` (and `retries` when set); then, or
  * at once for a permanent failure (a 5xx reply, wrong credentials, STARTTLS required
  * but not offered), the notification goes to the job's dead-letter topic with the
  * server's reply, and the job goes on.  The password and the URL's userinfo are never
@@ -40,6 +40,7 @@ typedef struct em_conf {
     const sl_cnode_t *subject, *body, *html;
     int64_t timeout_ms;
     int64_t retries;
+    int64_t give_up_after_ms;
     char *ca_file;
     bool insecure;
 } em_conf_t;
@@ -63,8 +64,11 @@ static const sl_config_map_t em_map[] = {
     {"html", SL_CFG_NODE, NULL, 0, offsetof(em_conf_t, html), NULL,
      "template of an optional text/html alternative"},
     {"timeout", SL_CFG_DURATION, "30s", 0, offsetof(em_conf_t, timeout_ms), NULL, "per message"},
-    {"retries", SL_CFG_INT, "8", 0, offsetof(em_conf_t, retries), NULL,
-     "failed attempts (with the runner's backoff) before a message goes to the dead-letter topic"},
+    {"give_up_after", SL_CFG_DURATION, "1h", 0, offsetof(em_conf_t, give_up_after_ms), NULL,
+     "retry a failed message (exponential backoff, up to 30 s apart) this long before it goes to the "
+     "dead-letter topic (0 = one attempt); pending messages survive restarts"},
+    {"retries", SL_CFG_INT, NULL, 0, offsetof(em_conf_t, retries), NULL,
+     "also give up after this many consecutive failed attempts (default: no limit but give_up_after)"},
     {"ca_file", SL_CFG_STR, NULL, 0, offsetof(em_conf_t, ca_file), NULL,
      "PEM file of the CA(s) (or self-signed certificate) to trust for the server's TLS "
      "certificate instead of the system store; verification stays on"},
@@ -149,7 +153,12 @@ static int em_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
         em_diag(ctx, sl_cnode_get(ctx->node, "retries"), "'retries' must be 0 or more", "");
         bad = -1;
     }
-    st->dl.retries = c->retries;
+    st->dl.retries = sl_cnode_get(ctx->node, "retries") ? c->retries : -1;
+    if (c->give_up_after_ms < 0) {
+        em_diag(ctx, sl_cnode_get(ctx->node, "give_up_after"), "'give_up_after' must be 0 or more", "");
+        bad = -1;
+    }
+    st->dl.give_up_after_ms = c->give_up_after_ms;
     st->subject = em_tpl(ctx, c->subject, &bad);
     st->body = em_tpl(ctx, c->body, &bad);
     st->html = em_tpl(ctx, c->html, &bad);
@@ -398,7 +407,7 @@ static void em_free(sl_sink_t *sink) {
 const sl_sink_plugin_t sl_sink_email = {
     .abi = SL_PLUGIN_ABI,
     .name = "email",
-    .description = "One e-mail per record over SMTP (libcurl): smtp:// with STARTTLS required|optional|off or smtps://, AUTH from the environment, several recipients, RFC 2047 UTF-8 subjects, text/plain with an optional HTML part. Failures are retried with backoff; after `retries` (or at once for a 5xx reply or wrong credentials) the message goes to the job's dead-letter topic with the server's reply.",
+    .description = "One e-mail per record over SMTP (libcurl): smtp:// with STARTTLS required|optional|off or smtps://, AUTH from the environment, several recipients, RFC 2047 UTF-8 subjects, text/plain with an optional HTML part. Failures are retried with exponential backoff for `give_up_after` (default 1h; pending ones survive restarts); then (or at once for a 5xx reply or wrong credentials) the message goes to the job's dead-letter topic with the server's reply.",
     .config = em_map,
     .config_size = sizeof(em_conf_t),
     .init = em_init,

@@ -4,8 +4,8 @@
  *
  * Delivery follows src/alerts.h (sl_deliver_*): 2xx = delivered; a connection failure,
  * a timeout, 408, 429 or 5xx = transient (SL_RETRY; the runner backs off and retries
- * from the first record not yet delivered); after `retries` consecutive failed
- * attempts, or at once for any other status, the record goes to the job's
+ * from the first record not yet delivered) for `give_up_after` (and `retries` when
+ * set); then, or at once for any other status, the record goes to the job's
  * dead-letter topic with the status and the start of the reply.  Header values may
  * hold secrets (${TOKEN}): they are never logged, nor is the URL's userinfo. */
 #include "webhook.h"
@@ -26,8 +26,11 @@ const sl_config_map_t sl_webhook_config[] = {
     {"body", SL_CFG_NODE, NULL, 0, offsetof(sl_webhook_conf_t, body), NULL,
      "template of the body (default: the record as JSON, Content-Type: application/json)"},
     {"timeout", SL_CFG_DURATION, "10s", 0, offsetof(sl_webhook_conf_t, timeout_ms), NULL, "per request"},
-    {"retries", SL_CFG_INT, "8", 0, offsetof(sl_webhook_conf_t, retries), NULL,
-     "failed attempts (with the runner's backoff) before a record goes to the dead-letter topic"},
+    {"give_up_after", SL_CFG_DURATION, "1h", 0, offsetof(sl_webhook_conf_t, give_up_after_ms), NULL,
+     "retry a failed request (exponential backoff, up to 30 s apart) this long before the record goes to the "
+     "dead-letter topic (0 = one attempt); pending records survive restarts"},
+    {"retries", SL_CFG_INT, NULL, 0, offsetof(sl_webhook_conf_t, retries), NULL,
+     "also give up after this many consecutive failed attempts (default: no limit but give_up_after)"},
     SL_CONFIG_END};
 
 typedef struct wh_state {
@@ -92,7 +95,12 @@ int sl_webhook_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
         wh_diag(ctx, sl_cnode_get(ctx->node, "retries"), "'retries' must be 0 or more", "");
         bad = -1;
     }
-    st->dl.retries = c->retries;
+    st->dl.retries = sl_cnode_get(ctx->node, "retries") ? c->retries : -1;
+    if (c->give_up_after_ms < 0) {
+        wh_diag(ctx, sl_cnode_get(ctx->node, "give_up_after"), "'give_up_after' must be 0 or more", "");
+        bad = -1;
+    }
+    st->dl.give_up_after_ms = c->give_up_after_ms;
     return bad;
 }
 

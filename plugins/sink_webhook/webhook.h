@@ -12,6 +12,7 @@ typedef struct sl_webhook_conf {
     const sl_cnode_t *body;    /* template (default: the record's JSON) */
     int64_t timeout_ms;
     int64_t retries;
+    int64_t give_up_after_ms;
 } sl_webhook_conf_t;
 
 extern const sl_config_map_t sl_webhook_config[];
@@ -23,7 +24,8 @@ void sl_webhook_free(sl_sink_t *sink);
 
 #define SL_WEBHOOK_DESCRIPTION                                                                                  \
     "One HTTP request per record (POST of its JSON by default) with `headers`; 2xx is delivered; 408, 429, "   \
-    "5xx and connection failures are retried with backoff; after `retries`, or at once for another 4xx, the "   \
-    "record goes to the job's dead-letter topic with the status and the reply."
+    "5xx and connection failures are retried with exponential backoff for `give_up_after` (default 1h; pending " \
+    "ones survive restarts); then, or at once for another 4xx, the record goes to the job's dead-letter topic "  \
+    "with the status and the reply."
 
 #endif

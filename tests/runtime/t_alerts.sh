@@ -305,7 +305,7 @@ $PY -c "
 import sys; sys.path.insert(0, '$WORK'); from geo import *
 write_pass('$c/cassette/iss', 0, 1705348800, track(38.0, -8.0, 51.4, 22.0, 22), 'daylight')"
 DOWN_PORT=$(free_port)
-SLUICE_OUT=$c/out SLUICE_DATA=$c/data SLUICE_LISTEN=127.0.0.1:0 SMTP_PORT=$DOWN_PORT ALERT_RETRIES=60 \
+SLUICE_OUT=$c/out SLUICE_DATA=$c/data SLUICE_LISTEN=127.0.0.1:0 SMTP_PORT=$DOWN_PORT \
   "$SLUICE" run --replay "$c/cassette" pipelines/iss.yaml "$c/home.yaml" --log-level warn 2>> "$c/log" &
 RUN=$!
 i=0; while ! grep -q "sink email" "$c/log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -346,14 +346,99 @@ wait_mails "$WORK/authmail" 1 5
 eq "right password: AUTH succeeds and the mail arrives" "$(mails "$WORK/authmail")" 1
 check "right password: not in the log even at debug level" sh -c "! grep -q 's3cret-pass' $c/log"
 
-# ---------------------------------------------------------------- 9. no server, --once, no retries left
+# ---------------------------------------------------------------- 9. no server, --once, give_up_after 0s
 c=$WORK/nosrv; mkdir -p "$c"; override "$c/home.yaml" 48.8566 2.3522
 cp -r "$WORK/badpw/cassette" "$c/"
-SMTP_PORT=$(free_port) ALERT_RETRIES=0 SLUICE_OUT=$c/out SLUICE_DATA=$c/data SLUICE_LISTEN=127.0.0.1:0 \
+SMTP_PORT=$(free_port) ALERT_GIVE_UP_AFTER=0s SLUICE_OUT=$c/out SLUICE_DATA=$c/data SLUICE_LISTEN=127.0.0.1:0 \
   "$SLUICE" run --once --replay "$c/cassette" pipelines/iss.yaml "$c/home.yaml" --log-level error 2>> "$c/log"
 eq "no server: run --once still exits 0" "$?" 0
 eq "no server: the notification is in the DLQ" \
   "$(SLUICE_DATA=$c/data "$SLUICE" tail pipelines/iss.yaml alert.iss_visible.dlq --from-start 2>/dev/null | grep -c 'connect')" 1
+
+# ---------------------------------------------------------------- 9b. durable retries (issue 12)
+# A notification is retried for give_up_after (default 1h), not 9 attempts (~2.4 s), and
+# it is pending durably: the alert job commits only after the sink acknowledged.
+hot_pipeline() {  # hot_pipeline DIR SMTP_PORT [EXTRA email keys]: one firing for t1
+  printf '%s\n' '{"sensor":"t1","temp":35,"at":1000}' > "$1/in.jsonl"
+  cat > "$1/p.yaml" <<EOF
+data_dir: $1/data
+sources:
+  temps: { file: { path: $1/in.jsonl }, key: sensor, ts: at, to: temps }
+alerts:
+  hot:
+    from: temps
+    when: "temp > 30"
+    key: sensor
+    cooldown: 1h
+    subject: "{{sensor}} is hot: {{temp}} degrees"
+    notify:
+      - email: { smtp: "smtp://127.0.0.1:$2", from: "sluice <sluice@localhost>", to: [ops@localhost], timeout: 5s${3:+, $3} }
+EOF
+}
+dlq_count() { "$SLUICE" tail "$1/p.yaml" alert.hot.dlq --from-start 2>/dev/null | wc -l | tr -d ' '; }
+# wait_log FILE PATTERN SECONDS
+wait_log() { i=0; while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt $(($3 * 10)) ]; do sleep 0.1; i=$((i + 1)); done; grep -q "$2" "$1"; }
+
+# the SMTP server comes up only after more failed attempts than the old budget (9)
+c=$WORK/late; mkdir -p "$c"; LATE_PORT=$(free_port); hot_pipeline "$c" "$LATE_PORT"
+"$SLUICE" run "$c/p.yaml" --log-level warn 2>> "$c/log" &
+RUN=$!
+check "late: a tenth attempt is made (the old budget was 9)" wait_log "$c/log" "attempt 10," 90
+eq "late: nothing was given up meanwhile" "$(grep -c 'giving up' "$c/log")" 0
+start_smtp "$LATE_PORT" "$c/mail"
+wait_mails "$c/mail" 1 60
+kill -TERM $RUN; wait $RUN; rc=$?
+eq "late: stops cleanly on SIGTERM" "$rc" 0
+eq "late: the mail arrives once the server is up" "$(mails "$c/mail")" 1
+eq "late: no dead letter" "$(dlq_count "$c")" 0
+"$SLUICE" run --once "$c/p.yaml" --log-level warn 2>> "$c/log"
+eq "late: a restart does not send it again" "$(mails "$c/mail")" 1
+kill "$SMTP_PID" 2>/dev/null
+
+# kill -9 while the notification is pending, restart with the server up
+c=$WORK/kill9; mkdir -p "$c"; K_PORT=$(free_port); hot_pipeline "$c" "$K_PORT"
+"$SLUICE" run "$c/p.yaml" --log-level warn 2>> "$c/log" &
+RUN=$!
+check "kill -9: the notification is pending (failed attempts)" wait_log "$c/log" "attempt 3," 60
+kill -KILL $RUN; wait $RUN 2>/dev/null
+eq "kill -9: nothing sent, nothing given up before the kill" "$(mails "$c/mail") $(dlq_count "$c")" "0 0"
+start_smtp "$K_PORT" "$c/mail"
+"$SLUICE" run "$c/p.yaml" --log-level warn 2>> "$c/log" &
+RUN=$!
+wait_mails "$c/mail" 1 60
+kill -TERM $RUN; wait $RUN
+eq "kill -9: the pending mail is sent after the restart" "$(mails "$c/mail")" 1
+"$SLUICE" run --once "$c/p.yaml" --log-level warn 2>> "$c/log"
+eq "kill -9: and not twice" "$(mails "$c/mail")" 1
+eq "kill -9: no dead letter" "$(dlq_count "$c")" 0
+check "kill -9: the subject is the alert's" grep -q "Subject: t1 is hot: 35 degrees" "$c/mail/001.eml"
+kill "$SMTP_PID" 2>/dev/null
+
+# give_up_after: past it the notification goes to the DLQ, and a job reading the DLQ
+# sends it again (the replay documented in docs/ARCHITECTURE.md)
+c=$WORK/giveup; mkdir -p "$c"; G_PORT=$(free_port); hot_pipeline "$c" "$G_PORT" "give_up_after: 2s"
+"$SLUICE" run --once "$c/p.yaml" --log-level warn 2>> "$c/log"
+eq "give up: run --once exits 0" "$?" 0
+check "give up: it was retried before giving up" grep -q "attempt 2," "$c/log"
+check "give up: giving up is logged" grep -q "error.*sink email.*giving up after [0-9]* attempts in [0-9]* s" "$c/log"
+eq "give up: the notification is kept in the DLQ" "$(dlq_count "$c")" 1
+cat > "$c/replay.yaml" <<EOF
+jobs:
+  resend_hot:
+    from: alert.hot.dlq
+    steps:
+      - map: { id: record.id, alert: record.alert, key: record.key, state: record.state, subject: record.subject,
+               message: record.message, ts: record.ts, since: record.since, record: record.record }
+    to:
+      - email: { smtp: "smtp://127.0.0.1:$G_PORT", from: "sluice <sluice@localhost>", to: [ops@localhost] }
+EOF
+start_smtp "$G_PORT" "$c/mail"
+"$SLUICE" run --once "$c/p.yaml" "$c/replay.yaml" --log-level warn 2>> "$c/log"
+eq "give up: replayed from the DLQ, the mail arrives once" "$(mails "$c/mail")" 1
+check "give up: ... as the alert's notification" grep -q "Subject: t1 is hot: 35 degrees" "$c/mail/001.eml"
+"$SLUICE" run --once "$c/p.yaml" "$c/replay.yaml" --log-level warn 2>> "$c/log"
+eq "give up: replayed once only" "$(mails "$c/mail")" 1
+kill "$SMTP_PID" 2>/dev/null
 
 # ---------------------------------------------------------------- 10. webhook: fails twice, then accepts
 HOOK_PORT=$(free_port)

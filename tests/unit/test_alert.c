@@ -436,7 +436,7 @@ TEST(deliver_resumes_and_gives_up) {
         r->ts = 100;
     }
     sl_sink_t sink = {.plugin = &fake_plugin, .job = "j"};
-    sl_deliver_t d = {.retries = 2};
+    sl_deliver_t d = {.retries = 2, .give_up_after_ms = 3600000};
     sl_error_t err = {0};
     CHECK_INT(sl_deliver_begin(&d, &b), 0);
     sl_deliver_ok(&d);   /* record 0 sent */
@@ -452,6 +452,41 @@ TEST(deliver_resumes_and_gives_up) {
     sl_deliver_ok(&d);
     CHECK_INT(d.fails, 0);                    /* a delivery resets the count */
     CHECK_INT(sl_deliver_fail(&d, &sink, &b.recs[1], true, "send", "535 bad credentials", &err), 0);
+    sl_batch_free(&b);
+}
+
+/* Issue 12: a notification is retried for give_up_after (default 1h), not a handful of
+ * attempts; past it, the record goes to the DLQ, and each later one gets one attempt. */
+TEST(deliver_gives_up_after_a_time) {
+    sl_batch_t b;
+    sl_batch_init(&b);
+    for (int i = 0; i < 2; i++) {
+        sl_record_t *r = sl_batch_push(&b);
+        r->value = sl_int(i);
+        r->offset = 10 + i;
+        r->partition = 0;
+        r->ts = 100;
+    }
+    sl_sink_t sink = {.plugin = &fake_plugin, .job = "j"};
+    sl_deliver_t d = {.retries = -1, .give_up_after_ms = 3600000};
+    sl_error_t err = {0};
+    CHECK_INT(sl_deliver_begin(&d, &b), 0);
+    for (int i = 0; i < 500; i++) {   /* hundreds of attempts within the hour: all retried */
+        CHECK_INT(sl_deliver_fail(&d, &sink, &b.recs[0], false, "send", "down", &err), SL_RETRY);
+        CHECK_INT(sl_deliver_begin(&d, &b), 0);
+    }
+    CHECK(strstr(err.msg, "gives up after 3600 s") != NULL);
+    d.first_fail_ms -= 3600000;       /* an hour of failures later */
+    CHECK_INT(sl_deliver_fail(&d, &sink, &b.recs[0], false, "send", "down", &err), 0);   /* given up */
+    CHECK_INT(sl_deliver_fail(&d, &sink, &b.recs[1], false, "send", "down", &err), 0);   /* one attempt */
+    sl_deliver_end(&d);
+    CHECK_INT(sl_deliver_begin(&d, &b), 0);
+    sl_deliver_ok(&d);                /* back: a new run of failures gets a new hour */
+    CHECK_INT(sl_deliver_fail(&d, &sink, &b.recs[1], false, "send", "down", &err), SL_RETRY);
+    /* give_up_after 0: one attempt */
+    sl_deliver_t z = {.retries = -1, .give_up_after_ms = 0};
+    CHECK_INT(sl_deliver_begin(&z, &b), 0);
+    CHECK_INT(sl_deliver_fail(&z, &sink, &b.recs[0], false, "send", "down", &err), 0);
     sl_batch_free(&b);
 }
 

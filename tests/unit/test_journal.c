@@ -72,6 +72,7 @@ static sl_topic_t *topic(sl_journal_t *j, const char *name, int parts, int64_t s
     sl_topic_opts_t o;
     sl_topic_opts_default(&o);
     o.partitions = parts;
+    o.retention_ms = 0;   /* the records are from 2023: the flusher's age retention would cut them */
     if (seg_bytes) o.segment_bytes = seg_bytes;
     sl_topic_t *t = NULL;
     sl_error_t err = {0};
@@ -686,7 +687,7 @@ TEST(journal_retention) {
     for (int i = 0; i < 60; i++) append_n(j, t, "w", i * 10, 10, i, true);
     int64_t before = sl_topic_bytes(t, 0);
     CHECK(before > 30000);
-    CHECK(sl_journal_retention(j) > 0);
+    sl_journal_retention(j);   /* (or the flusher did, meanwhile) */
     CHECK(sl_topic_bytes(t, 0) <= 12000);
     int64_t start = sl_topic_start(t, 0);
     CHECK(start > 0);
@@ -711,10 +712,93 @@ TEST(journal_retention) {
     for (int i = 0; i < 20; i++) append_n(j, a, "w", i * 10, 10, i, true);   /* ingest_ts of 2023: old */
     int64_t nseg_bytes = sl_topic_bytes(a, 0);
     CHECK(nseg_bytes > 8192);
-    CHECK(sl_journal_retention(j) > 0);
+    sl_journal_retention(j);
     CHECK(sl_topic_bytes(a, 0) <= 4096 + 2048);
     CHECK(sl_topic_start(a, 0) > 0);
     CHECK_INT(sl_topic_end(a, 0), 200);
+    sl_journal_close(j);
+    rm_rf(root);
+    free(dir);
+    free(root);
+}
+
+/* Issue 12: retention by bytes (or age) never deletes what a reader has not committed
+ * (on_full: pause, the default): the partition is full and appends fail with SL_RETRY
+ * until the reader commits; drop_oldest deletes anyway and counts every record; a topic
+ * nobody reads keeps log-style retention (journal_retention above). */
+static int append_quiet(sl_journal_t *j, sl_topic_t *t, int from, int n) {
+    sl_arena_t arena;
+    sl_arena_init(&arena, 4096);
+    sl_record_t *recs = calloc((size_t)n, sizeof *recs);
+    for (int k = 0; k < n; k++) {
+        char *json = sl_arena_sprintf(&arena, "{\"i\":%d,\"pad\":\"%040d\"}", from + k, 0);
+        sl_json_error_t jerr;
+        sl_json_parse(&arena, json, strlen(json), &recs[k].value, &jerr);
+        recs[k].partition = -1;
+    }
+    sl_txn_t *txn = sl_txn_begin(j, "w");
+    sl_error_t err = {0};
+    int rc = sl_txn_append(txn, t, recs, (size_t)n, &err);
+    if (rc == 0) rc = sl_txn_commit(txn, NULL, 0, NULL, &err);
+    else sl_txn_abort(txn);
+    free(recs);
+    sl_arena_free(&arena);
+    return rc;
+}
+
+TEST(journal_retention_keeps_unread) {
+    char *root = tmpdir(), *dir = jdir(root);
+    sl_journal_t *j = jopen(dir);
+    sl_topic_opts_t o;
+    sl_topic_opts_default(&o);
+    o.segment_bytes = 4096;
+    o.retention_bytes = 12000;
+    o.retention_ms = 1;                 /* every segment is old, too */
+    sl_topic_t *t = NULL, *d = NULL;
+    sl_error_t err = {0};
+    CHECK_INT(sl_journal_topic(j, "keep", &o, &t, &err), 0);
+    CHECK_INT(sl_journal_reader(j, "g", "keep"), 0);
+    int sent = 0, rc = 0;
+    while (sent < 5000 && (rc = append_quiet(j, t, sent, 10)) == 0) sent += 10;
+    CHECK_INT(rc, SL_RETRY);             /* full: the append was refused ... */
+    CHECK_INT(sl_topic_end(t, 0), sent); /* ... before writing anything */
+    CHECK(sent > 100 && sent < 5000);
+    CHECK(sl_topic_bytes(t, 0) >= 12000);
+    CHECK(sl_topic_bytes(t, 0) < 12000 + 4096 + 2048);   /* one append over at most */
+    CHECK_INT(sl_topic_full(t), 1);
+    sl_journal_retention(j);
+    CHECK_INT(sl_topic_start(t, 0), 0);  /* nothing unread deleted, by bytes or by age */
+    CHECK_INT(sl_topic_dropped(t), 0);
+    /* the reader commits half: room again, retention deletes only what it committed */
+    sl_offset_t off = {"keep", 0, sent / 2};
+    CHECK_INT(sl_journal_group_commit(j, "g", &off, 1, NULL, 0, &err), 0);
+    CHECK_INT(sl_topic_full(t), 0);
+    sl_journal_retention(j);   /* (or the flusher, meanwhile) */
+    CHECK(sl_topic_start(t, 0) > 0);
+    CHECK(sl_topic_start(t, 0) <= sent / 2);
+    CHECK_INT(append_quiet(j, t, sent, 10), 0);
+    /* a second group that committed on the topic holds it too (after a restart as well) */
+    sl_offset_t off2 = {"keep", 0, sl_topic_start(t, 0)};
+    CHECK_INT(sl_journal_group_commit(j, "h", &off2, 1, NULL, 0, &err), 0);
+    sl_journal_close(j);
+    j = jopen(dir);
+    t = topic(j, "keep", 1, 0);
+    int64_t start = sl_topic_start(t, 0);
+    sl_journal_retention(j);
+    CHECK_INT(sl_topic_start(t, 0), start);
+
+    /* drop_oldest: deleted anyway, each record counted */
+    o.on_full = SL_ON_FULL_DROP_OLDEST;
+    CHECK_INT(sl_journal_topic(j, "drop", &o, &d, &err), 0);
+    CHECK_INT(sl_journal_reader(j, "g", "drop"), 0);
+    sl_offset_t off3 = {"drop", 0, 15};   /* g read 15 (before the flusher may run) */
+    CHECK_INT(sl_journal_group_commit(j, "g", &off3, 1, NULL, 0, &err), 0);
+    for (int i = 0; i < 200; i++) CHECK_INT(append_quiet(j, d, i * 10, 10), 0);   /* never full */
+    CHECK_INT(sl_topic_full(d), 0);
+    sl_journal_retention(j);
+    int64_t dstart = sl_topic_start(d, 0);
+    CHECK(dstart > 15);
+    CHECK_INT(sl_topic_dropped(d), dstart - 15);   /* [15, start): deleted before g read them */
     sl_journal_close(j);
     rm_rf(root);
     free(dir);

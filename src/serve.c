@@ -370,10 +370,8 @@ static enum MHD_Result do_ingest(struct MHD_Connection *c, sl_serve_req_t *rq) {
     if (sl_http_ingest_parse(rq->body.data ? rq->body.data : "", rq->body.len, kind, &batch, &jerr) != 0) {
         sl_batch_free(&batch);
         sl_buf_t b = SL_BUF_INIT;
-        char msg[200];
-        snprintf(msg, sizeof msg, "malformed JSON: %s", jerr.reason);
-        sl_buf_puts(&b, "{\"error\":");
-        sl_json_write_string(&b, msg, strlen(msg));
+        sl_buf_puts(&b, "{\"error\":");  /* the parser's message names the line or element */
+        sl_json_write_string(&b, jerr.reason, strnlen(jerr.reason, sizeof jerr.reason));
         sl_buf_printf(&b, ",\"offset\":%zu}", jerr.offset);
         return reply_json(c, rq, 400, &b);
     }

@@ -73,10 +73,12 @@ enum { SL_CT_OTHER, SL_CT_JSON, SL_CT_NDJSON, SL_CT_FORM };
 /* The kind of a Content-Type header value (parameters such as charset ignored). */
 int sl_http_content_kind(const char *ct);
 
-/* An ingest body -> one record per JSON value: application/json (an array = one record
- * per element, anything else = one record) or JSON lines (blank lines skipped).  All or
- * nothing: on SL_PARSE, err->offset is the byte offset of the problem in body and the
- * batch must be discarded. */
+/* An ingest body -> one record per JSON object: application/json (an object = one
+ * record, an array = one record per element) or JSON lines (blank lines skipped).  A
+ * record is a JSON object (DESIGN 2.9): a number, string, boolean, null or array where
+ * a record belongs rejects the body.  All or nothing: on SL_PARSE, err->reason is the
+ * whole human message (naming the line or array element) and err->offset the byte
+ * offset of the problem in body; the batch must be discarded. */
 int sl_http_ingest_parse(const char *body, size_t len, int kind, sl_batch_t *batch,
                          sl_json_error_t *err);
 

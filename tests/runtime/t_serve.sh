@@ -86,6 +86,17 @@ eq "malformed json lines -> 400" "$(req -X POST -H 'Content-Type: application/js
 eq "400 names the byte offset" "$(jq_py 'd["offset"]')" 19
 eq "malformed array -> 400" "$(req -X POST -H "$J" --data '[{"id":80},{"id":' "$BASE/ingest/solar")" 400
 eq "400 offset at the end" "$(jq_py 'd["offset"], "error" in d')" "17 True"
+# a record is a JSON object (DESIGN 2.9): a scalar, null or array where a record belongs
+# rejects the whole body with 400 naming it, and nothing of that body is appended
+eq "number in an array -> 400" "$(req -X POST -H "$J" --data '[{"id":100,"cls":"NO"},5,{"id":101,"cls":"NO"}]' "$BASE/ingest/solar")" 400
+eq "  ... names the element" "$(jq_py 'd["error"], d["offset"]')" "element 1 of the array (from 0) is a number: a record must be a JSON object 23"
+eq "string in an array -> 400" "$(req -X POST -H "$J" --data '[{"id":102,"cls":"NO"},"str"]' "$BASE/ingest/solar")" 400
+eq "null in an array -> 400" "$(req -X POST -H "$J" --data '[{"id":103,"cls":"NO"},null]' "$BASE/ingest/solar")" 400
+eq "  ... names it" "$(jq_py 'd["error"]')" "element 1 of the array (from 0) is null: a record must be a JSON object"
+eq "a bare number -> 400" "$(req -X POST -H "$J" --data '5' "$BASE/ingest/solar")" 400
+printf '{"id":104,"cls":"NO"}\n"str"\n{"id":105,"cls":"NO"}\n' > "$WORK/scalar.jsonl"
+eq "string line in JSON lines -> 400" "$(req -X POST -H 'Content-Type: application/x-ndjson' --data-binary @"$WORK/scalar.jsonl" "$BASE/ingest/solar")" 400
+eq "  ... names the line" "$(jq_py 'd["error"], d["offset"]')" "line 2 is a string: a record must be a JSON object 22"
 $PY -c "print('[' + ','.join('{\"id\":%d,\"pad\":\"%s\"}' % (i, 'x'*100) for i in range(100)) + ']')" > "$WORK/big.json"
 eq "over max_bytes -> 413" "$(req -X POST -H "$J" --data-binary @"$WORK/big.json" "$BASE/ingest/solar")" 413
 grep -q '"error"' "$WORK/body"; eq "413 has a JSON error" "$?" 0
@@ -100,6 +111,7 @@ eq "unknown route -> 404 JSON" "$(req "$BASE/nope")" 404
 grep -q '"error"' "$WORK/body"; eq "404 body is a JSON error" "$?" 0
 eq "POST on /health -> 405" "$(req -X POST --data x "$BASE/health")" 405
 check "7 rows reach the sink (nothing of a rejected body)" wait_rows 7
+eq "no record of a body with a non-object was appended" "$(sq "$WORK/out.db" "select count(*) from flares where cls = 'NO'")" 0
 
 # ---- ready, pipeline, metrics
 eq "/ready 200" "$(req "$BASE/ready")" 200
@@ -120,7 +132,7 @@ out = val("sluice_job_records_out", job="store")
 assert out == int(sys.argv[2]), (out, sys.argv[2])
 assert val("sluice_source_records", source="solar") == 6, val("sluice_source_records", source="solar")
 assert val("sluice_http_requests", route="/ingest/solar", code="202") == 3
-assert val("sluice_http_requests", route="/ingest/solar", code="400") == 2
+assert val("sluice_http_requests", route="/ingest/solar", code="400") == 7
 assert val("sluice_http_requests", route="/ingest/secure", code="401") == 2
 assert val("sluice_http_requests", route="/health", code="200") >= 3
 PY

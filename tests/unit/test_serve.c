@@ -154,8 +154,11 @@ TEST(ingest_bodies) {
     CHECK_INT(sl_http_ingest_parse("{\"a\":1}", 7, SL_CT_JSON, &b, &e), 0);
     CHECK_INT(b.n, 1);
     sl_batch_reset(&b);
-    CHECK_INT(sl_http_ingest_parse("[{\"a\":1},{\"a\":2},3]", 19, SL_CT_JSON, &b, &e), 0);
+    CHECK_INT(sl_http_ingest_parse("[{\"a\":1},{\"a\":2},{}]", 20, SL_CT_JSON, &b, &e), 0);
     CHECK_INT(b.n, 3);
+    sl_batch_reset(&b);
+    CHECK_INT(sl_http_ingest_parse("[]", 2, SL_CT_JSON, &b, &e), 0);
+    CHECK_INT(b.n, 0);
     sl_batch_reset(&b);
     const char *nd = "{\"a\":1}\n\n  \r\n{\"a\":2}\r\n{\"a\":3}";
     CHECK_INT(sl_http_ingest_parse(nd, strlen(nd), SL_CT_NDJSON, &b, &e), 0);
@@ -167,6 +170,42 @@ TEST(ingest_bodies) {
     sl_batch_reset(&b);
     CHECK_INT(sl_http_ingest_parse("[1,", 3, SL_CT_JSON, &b, &e), SL_PARSE);
     CHECK_INT(e.offset, 3);
+    CHECK(strncmp(e.reason, "malformed JSON: ", 16) == 0);
+    sl_batch_free(&b);
+}
+
+/* DESIGN 2.9: a record is a JSON object; anything else rejects the whole body, naming
+ * the element or line (issue 12: 5, "str" and null were accepted, null vanished). */
+TEST(ingest_rejects_non_objects) {
+    sl_batch_t b;
+    sl_json_error_t e;
+    sl_batch_init(&b);
+    static const struct { const char *body; int kind; size_t offset; const char *reason; } bad[] = {
+        {"[{\"a\":1}, 5, {\"a\":2}]", SL_CT_JSON, 10,
+         "element 1 of the array (from 0) is a number: a record must be a JSON object"},
+        {"[{\"a\":1},\"str\"]", SL_CT_JSON, 9,
+         "element 1 of the array (from 0) is a string: a record must be a JSON object"},
+        {"[{\"a\":1},{\"b\":[1,2]},\n null ]", SL_CT_JSON, 23,
+         "element 2 of the array (from 0) is null: a record must be a JSON object"},
+        {"[[{\"a\":1}]]", SL_CT_JSON, 1, "element 0 of the array (from 0) is an array: a record must be a JSON object"},
+        {"  true", SL_CT_JSON, 2,
+         "the body (neither an object nor an array of objects) is a boolean: a record must be a JSON object"},
+        {"null", SL_CT_JSON, 0,
+         "the body (neither an object nor an array of objects) is null: a record must be a JSON object"},
+        {"{\"a\":1}\n\n  null\n{\"a\":2}\n", SL_CT_NDJSON, 11, "line 3 is null: a record must be a JSON object"},
+        {"{\"a\":1}\n[{\"a\":2}]\n", SL_CT_NDJSON, 8, "line 2 is an array: a record must be a JSON object"},
+        {"7", SL_CT_NDJSON, 0, "line 1 is a number: a record must be a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sl_batch_reset(&b);
+        memset(&e, 0, sizeof e);
+        CHECK_INT(sl_http_ingest_parse(bad[i].body, strlen(bad[i].body), bad[i].kind, &b, &e), SL_PARSE);
+        CHECK_INT(e.offset, bad[i].offset);
+        CHECK_STR(e.reason, bad[i].reason);
+    }
+    sl_batch_reset(&b);
+    CHECK_INT(sl_http_ingest_parse("{\"a\":1}\n{\"a\":}\n", 16, SL_CT_NDJSON, &b, &e), SL_PARSE);
+    CHECK(strncmp(e.reason, "line 2: malformed JSON: ", 24) == 0);
     sl_batch_free(&b);
 }
 

@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +58,17 @@ static const sl_config_map_t serve_map[] = {
      "close a connection idle this long; also the longest an ingest waits for durability"},
     {"cors", SL_CFG_STR, NULL, 0, offsetof(sl_serve_conf_t, cors), NULL,
      "origin allowed to call the API from a browser (Access-Control-Allow-Origin); default: no CORS headers"},
+    {"max_connections", SL_CFG_INT, "1024", 0, offsetof(sl_serve_conf_t, max_conns), NULL,
+     "connections open at once; past 7/8 of it (or past max_connections_per_client) a request is answered "
+     "503 with Retry-After (/health and /ready are still answered); one address never holds more than half"},
+    {"max_connections_per_client", SL_CFG_INT, "64", 0, offsetof(sl_serve_conf_t, max_conns_client), NULL,
+     "connections one client address may have served at once; more are answered 503 with Retry-After and "
+     "closed, and get 2 s to send their request"},
+    {"request_timeout", SL_CFG_DURATION, "30s", 0, offsetof(sl_serve_conf_t, request_timeout_ms), NULL,
+     "a whole request (line, headers and body) must arrive within this time of the connection opening or "
+     "of its previous answer, or the connection is closed (slow clients; idle keep-alive connections)"},
+    {"session_ttl", SL_CFG_DURATION, "12h", 0, offsetof(sl_serve_conf_t, session_ttl_ms), NULL,
+     "lifetime of a /login session (a random id, forgotten on restart and on POST /logout)"},
     SL_CONFIG_END};
 
 const sl_config_map_t *const sl_serve_config_map = serve_map;
@@ -91,6 +104,19 @@ int sl_serve_conf_parse(const sl_cnode_t *node, sl_arena_t *arena, sl_serve_conf
         const sl_cnode_t *mb = sl_cnode_get(block, "max_body");
         if (mb) sl_diags_add(d, mb->file, mb->line, mb->col, "'max_body' of 'serve' must be > 0");
     }
+    static const struct { const char *key; int64_t min, max; size_t off; const char *unit; } lim[] = {
+        {"max_connections", 16, 60000, offsetof(sl_serve_conf_t, max_conns), ""},
+        {"max_connections_per_client", 1, 60000, offsetof(sl_serve_conf_t, max_conns_client), ""},
+        {"request_timeout", 1000, 3600000, offsetof(sl_serve_conf_t, request_timeout_ms), " ms"},
+        {"session_ttl", 1000, 366LL * 86400000, offsetof(sl_serve_conf_t, session_ttl_ms), " ms"},
+    };
+    for (size_t i = 0; block && i < sizeof lim / sizeof lim[0]; i++) {
+        int64_t v = *(int64_t *)((char *)out + lim[i].off);
+        const sl_cnode_t *at_k = sl_cnode_get(block, lim[i].key);
+        if (at_k && (v < lim[i].min || v > lim[i].max))
+            sl_diags_add(d, at_k->file, at_k->line, at_k->col, "'%s' of 'serve' must be %lld..%lld%s",
+                         lim[i].key, (long long)lim[i].min, (long long)lim[i].max, lim[i].unit);
+    }
     if (out->timeout_ms < 1000 && block) {
         const sl_cnode_t *to = sl_cnode_get(block, "timeout");
         if (to) sl_diags_add(d, to->file, to->line, to->col, "'timeout' of 'serve' must be at least 1s");
@@ -116,6 +142,22 @@ typedef struct ingest_ep {
     int64_t max_bytes;
 } ingest_ep_t;
 
+/* One open connection, from MHD's NOTIFY_CONNECTION STARTED to CLOSED (its socket
+ * context).  Owned by the server; on srv->conns under conns_lock, where the watchdog
+ * reads it. */
+typedef struct sl_serve_conn {
+    struct sl_serve_conn *prev, *next;
+    int fd;                    /* valid until CLOSED (MHD closes it after notifying) */
+    unsigned char addr[16];    /* the client address (4 bytes IPv4, 16 IPv6) */
+    unsigned addrlen;
+    int64_t deadline;          /* mono ms by which a whole request must have arrived; 0 = a
+                                * request is being answered (or streamed): no deadline */
+    bool over;                 /* opened past a limit: 503 + close (but /health, /ready) */
+    bool cut;                  /* shut down by the watchdog */
+} sl_serve_conn_t;
+
+#define SL_OVER_GRACE_MS 2000        /* time an over-limit connection gets to send its request */
+
 typedef struct sl_server {
     struct MHD_Daemon *daemon;
     const sl_pipeline_t *pipe;
@@ -123,6 +165,13 @@ typedef struct sl_server {
     sl_serve_conf_t conf;
     ingest_ep_t *eps;
     size_t neps;
+    pthread_mutex_t lock;      /* conns, nconns */
+    pthread_cond_t wake;       /* wakes the watchdog to stop */
+    pthread_t watchdog;
+    bool watchdog_on, watchdog_stop;
+    sl_serve_conn_t *conns;    /* open connections */
+    int nconns;
+    int soft_max;              /* past this many open connections, new ones are `over` */
     char session[41];          /* cookie value: hex sha1 of the token (never the token) */
     volatile int stopping;     /* set by sl_serve_stop: tails end, new requests get 503 */
     _Atomic int inflight;      /* requests between first call and completion (not tails) */
@@ -265,6 +314,136 @@ static bool authorized(sl_server_t *srv, struct MHD_Connection *c, const char *e
         if (cookie && ct_equal(cookie, srv->session)) return true;
     }
     return false;
+}
+
+/* ---------------------------------------------------------------- connections */
+
+/* The client address of c as bytes (IPv4-mapped IPv6 folded to IPv4).  0 = unknown. */
+static unsigned client_addr(struct MHD_Connection *c, unsigned char out[16]) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return 0;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const unsigned char *a6 = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a6, mapped, 12) == 0) {
+            memcpy(out, a6 + 12, 4);
+            return 4;
+        }
+        memcpy(out, a6, 16);
+        return 16;
+    }
+    return 0;
+}
+
+static sl_serve_conn_t *conn_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A whole request must now arrive by now + the limit (0: a request is being answered). */
+static void conn_expect_request(sl_server_t *srv, sl_serve_conn_t *conn, bool expect) {
+    if (!conn) return;
+    pthread_mutex_lock(&srv->lock);
+    conn->deadline = !expect ? 0
+                     : sl_mono_ms() + (conn->over && srv->conf.request_timeout_ms > SL_OVER_GRACE_MS
+                                           ? SL_OVER_GRACE_MS
+                                           : srv->conf.request_timeout_ms);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Thread: MHD's listener (STARTED) or the connection's (CLOSED). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    sl_server_t *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        sl_serve_conn_t *conn = calloc(1, sizeof *conn);
+        if (!conn) return;  /* unguarded but served: limits are best effort without memory */
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn->fd = fi ? fi->connect_fd : -1;
+        conn->addrlen = client_addr(c, conn->addr);
+        pthread_mutex_lock(&srv->lock);
+        int same = 0;
+        for (sl_serve_conn_t *o = srv->conns; o; o = o->next)
+            if (o->addrlen == conn->addrlen && memcmp(o->addr, conn->addr, conn->addrlen) == 0) same++;
+        conn->over = same >= srv->conf.max_conns_client || srv->nconns >= srv->soft_max;
+        conn->next = srv->conns;
+        if (srv->conns) srv->conns->prev = conn;
+        srv->conns = conn;
+        int open = ++srv->nconns;
+        pthread_mutex_unlock(&srv->lock);
+        conn_expect_request(srv, conn, true);
+        *socket_context = conn;
+        sl_metric_set(sl_metric_gauge("sluice_http_connections", "HTTP connections open.", NULL), open);
+        return;
+    }
+    sl_serve_conn_t *conn = *socket_context;
+    if (!conn) return;
+    *socket_context = NULL;
+    pthread_mutex_lock(&srv->lock);
+    if (conn->prev) conn->prev->next = conn->next;
+    else srv->conns = conn->next;
+    if (conn->next) conn->next->prev = conn->prev;
+    int open = --srv->nconns;
+    pthread_mutex_unlock(&srv->lock);
+    free(conn);
+    sl_metric_set(sl_metric_gauge("sluice_http_connections", "HTTP connections open.", NULL), open);
+}
+
+/* Thread: the server's watchdog.  Shuts down every connection whose request has not
+ * arrived whole by its deadline (a slowloris trickling bytes is never idle, so MHD's
+ * idle timeout alone does not end it).  shutdown() wakes the connection's thread, which
+ * reads EOF and closes it through MHD as usual; the fd is still open because CLOSED
+ * (which unlinks the connection under the same lock) comes before MHD closes it. */
+static void *watchdog_main(void *arg) {
+    sl_server_t *srv = arg;
+    sl_metric_t *cut_m = sl_metric_counter(
+        "sluice_http_connections_cut_total",
+        "Connections closed because a whole request did not arrive within serve.request_timeout "
+        "(2 s for connections past a limit): slow or stalled clients.",
+        NULL);
+    pthread_mutex_lock(&srv->lock);
+    while (!srv->watchdog_stop) {
+        int64_t now = sl_mono_ms();
+        int cut = 0;
+        for (sl_serve_conn_t *conn = srv->conns; conn; conn = conn->next) {
+            if (conn->cut || !conn->deadline || now < conn->deadline || conn->fd < 0) continue;
+            conn->cut = true;
+            shutdown(conn->fd, SHUT_RDWR);
+            cut++;
+        }
+        if (cut) {
+            sl_metric_add(cut_m, cut);
+            sl_info("serve: closed %d connection%s that sent no whole request in time (slow clients)", cut,
+                    cut == 1 ? "" : "s");
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&srv->wake, &srv->lock, &ts);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+/* The answer to a request on an `over` connection: 503, try again later, and close. */
+static enum MHD_Result reply_busy(struct MHD_Connection *c, sl_serve_req_t *rq) {
+    sl_buf_t b = SL_BUF_INIT;
+    sl_serve_error_json(&b, "busy: too many connections (from this address or in all); retry later");
+    const char *const h[] = {"Retry-After", "1", "Connection", "close", NULL};
+    enum MHD_Result r = reply_h(c, rq, 503, "application/json", &b, h);
+    sl_buf_free(&b);
+    sl_metric_add(sl_metric_counter("sluice_http_busy_total",
+                                    "Requests answered 503 (Retry-After) because their connection was past "
+                                    "max_connections_per_client or 7/8 of max_connections.",
+                                    NULL),
+                  1);
+    return r;
 }
 
 /* ---------------------------------------------------------------- small routes */
@@ -485,6 +664,9 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
     } else {
         return reply_error(c, rq, 404, "no such route");
     }
+    sl_serve_conn_t *conn = conn_of(c);
+    if (conn && conn->over && rq->route != R_HEALTH && rq->route != R_READY)
+        return reply_busy(c, rq);  /* a body is read and dropped first: the client sees the 503 */
     if (rq->route == R_INGEST || rq->route == R_LOGIN) {
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -616,6 +798,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    conn_expect_request(rq->srv, conn_of(c), false);  /* received whole: answering now */
     if (!rq->responded) {
         if (rq->too_big) reply_error(c, rq, 413, "request body too large");
         else if (rq->route == R_INGEST) do_ingest(c, rq);
@@ -644,6 +827,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     sl_server_t *srv = cls;
     sl_serve_req_t *rq = *con_cls;
+    conn_expect_request(srv, conn_of(c), true);  /* keep-alive: the next request's clock */
     if (!rq) return;
     *con_cls = NULL;
     if (rq->started && !rq->streaming) atomic_fetch_sub(&srv->inflight, 1);
@@ -674,6 +858,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    if (strstr(msg, "connection limit")) {
+        /* past max_connections (or half of it from one address): closed unanswered */
+        sl_metric_add(sl_metric_counter("sluice_http_connections_refused_total",
+                                        "Connections closed unanswered at accept: past serve.max_connections, "
+                                        "or past half of it from one address.",
+                                        NULL),
+                      1);
+    }
     sl_debug("serve: %s", msg);
 }
 
@@ -731,6 +923,27 @@ int sl_serve_start(const sl_pipeline_t *p, sl_error_t *err) {
         free(srv);
         return SL_CONFIG;
     }
+    /* a connection is a socket and a thread: make room under the process's fd limit */
+    struct rlimit rl;
+    rlim_t want = (rlim_t)srv->conf.max_conns + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+            int64_t fit = (int64_t)rl.rlim_cur > 16 + 256 ? (int64_t)rl.rlim_cur - 256 : 16;
+            sl_warn("serve: max_connections %lld lowered to %lld by the open-files limit (ulimit -n %llu)",
+                    (long long)srv->conf.max_conns, (long long)fit, (unsigned long long)rl.rlim_cur);
+            srv->conf.max_conns = fit;
+        }
+    }
+    srv->soft_max = (int)(srv->conf.max_conns - srv->conf.max_conns / 8);
+    unsigned per_ip = (unsigned)(srv->conf.max_conns / 2);  /* one address never fills the server */
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->wake, &ca);
+    pthread_condattr_destroy(&ca);
     if (srv->conf.token) session_of(srv->conf.token, srv->session);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
@@ -769,8 +982,10 @@ int sl_serve_start(const sl_pipeline_t *p, sl_error_t *err) {
         flags, (uint16_t)port, NULL, NULL, on_request, srv,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->conf.max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20),
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         sa ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, sa,
@@ -779,12 +994,16 @@ int sl_serve_start(const sl_pipeline_t *p, sl_error_t *err) {
         int e = errno;
         sl_error_set(err, SL_IO, "cannot listen on %s: %s", srv->conf.listen,
                      e ? strerror(e) : "address in use or not available");
+        pthread_cond_destroy(&srv->wake);
+        pthread_mutex_destroy(&srv->lock);
         sl_arena_free(&srv->arena);
         free(srv);
         return SL_IO;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : port;
+    if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0) srv->watchdog_on = true;
+    else sl_warn("serve: cannot start the request-timeout watchdog: slow clients are cut only when idle");
     server = srv;
     sl_info("serve: listening on http://%s%s%s:%d/%s%s", strchr(host, ':') ? "[" : "", *host ? host : "0.0.0.0",
             strchr(host, ':') ? "]" : "", srv->port, srv->conf.token ? " (token required)" : "",
@@ -808,8 +1027,17 @@ void sl_serve_stop(void) {
         struct timespec ts = {0, 50 * 1000000L};  /* let the last chunks go out */
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(srv->daemon);
+    MHD_stop_daemon(srv->daemon);  /* every connection CLOSED: the list is empty */
     if (ls != MHD_INVALID_SOCKET) close(ls);
+    if (srv->watchdog_on) {
+        pthread_mutex_lock(&srv->lock);
+        srv->watchdog_stop = true;
+        pthread_cond_signal(&srv->wake);
+        pthread_mutex_unlock(&srv->lock);
+        pthread_join(srv->watchdog, NULL);
+    }
+    pthread_cond_destroy(&srv->wake);
+    pthread_mutex_destroy(&srv->lock);
     server = NULL;
     sl_arena_free(&srv->arena);
     free(srv);

@@ -321,3 +321,27 @@ TEST(serve_block_defaults_and_token_rule) {
     sl_diags_free(&d);
     sl_arena_free(&A);
 }
+
+/* Issue 12: limits against slow and greedy clients, with defaults and bounds. */
+TEST(serve_block_connection_limits) {
+    sl_diags_t d = {0};
+    sl_conf_t conf;
+    CHECK_INT(sl_conf_load_string(&conf, "t.yaml", "serve: {}\n", 10, &d), 0);
+    sl_serve_conf_t sc;
+    arena_fresh();
+    CHECK_INT(sl_serve_conf_parse(sl_cnode_get(conf.root, "serve"), &A, &sc, &d), 0);
+    CHECK_INT(sc.max_conns, 1024);
+    CHECK_INT(sc.max_conns_client, 64);
+    CHECK_INT(sc.request_timeout_ms, 30000);
+    CHECK_INT(sc.session_ttl_ms, 12 * 3600 * 1000);
+    sl_conf_free(&conf);
+    CHECK_INT(serve_block("serve: { max_connections: 8 }\n", &d), 1);
+    CHECK(strstr(d.items[0].msg, "'max_connections' of 'serve' must be 16..60000") != NULL);
+    CHECK_INT(serve_block("serve: { max_connections_per_client: 0 }\n", &d), 1);
+    CHECK_INT(serve_block("serve: { request_timeout: 10ms }\n", &d), 1);
+    CHECK_INT(serve_block("serve: { session_ttl: 500ms }\n", &d), 1);
+    CHECK_INT(serve_block("serve: { max_connections: 64, max_connections_per_client: 4, request_timeout: 5s, "
+                          "session_ttl: 1h }\n", &d), 0);
+    sl_diags_free(&d);
+    sl_arena_free(&A);
+}

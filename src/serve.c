@@ -1,22 +1,42 @@
 /* serve.c - the embedded HTTP server: configuration, the libmicrohttpd daemon, routing,
- * authentication (bearer token, /login cookie), CORS, the small JSON routes (/health,
- * /ready, /metrics, /api/pipeline) and the ingest endpoints.  The table API lives in
+ * authentication (bearer token, /login sessions and their throttle), connection limits
+ * against slow and greedy clients, CORS, the small JSON routes (/health, /ready,
+ * /metrics, /api/pipeline) and the ingest endpoints.  The table API lives in
  * serve_query.c, the live tail in serve_tail.c, the parsers in serve_parse.c.
  *
  * Threads: libmicrohttpd's internal listener plus one thread per connection
- * (MHD_USE_THREAD_PER_CONNECTION).  Handlers block by design: an ingest answers only
- * after sl_runner_ingest() saw the records durable (group commit: up to the fsync
- * interval), a table query runs SQLite, a live tail waits on the journal.  In a shared
- * polling pool each of those would stall every other connection of its thread, so a
- * connection owns its thread; the count is bounded by CONNECTION_LIMIT and the idle
- * timeout.  Invariants:
+ * (MHD_USE_THREAD_PER_CONNECTION), and the watchdog.  Handlers block by design: an
+ * ingest answers only after sl_runner_ingest() saw the records durable (group commit:
+ * up to the fsync interval), a table query runs SQLite, a live tail waits on the
+ * journal.  In a shared polling pool each of those would stall every other connection
+ * of its thread, so a connection owns its thread.  Connection states (sl_serve_conn_t):
+ *
+ *    STARTED --(request line, headers, body arrive)--> ANSWERING --(response sent)--+
+ *       |  deadline: request_timeout (2 s when `over`)    no deadline (ingest,       |
+ *       |                                                 query, live tail)          |
+ *       +<----------------- keep-alive: a new deadline ----------------------------+
+ *       +--(deadline passed)--> cut by the watchdog (shutdown) --> CLOSED
+ *
+ * Invariants:
  *  1. A 2xx on an ingest path means sl_runner_ingest() returned 0 (durable); any parse
- *     error rejects the whole body before anything is appended.
- *  2. Every route but /health (and /login, and CORS preflights) requires the token when
- *     one is configured; tokens are compared in constant time and never logged.
+ *     error, or a record that is not a JSON object, rejects the whole body before
+ *     anything is appended.
+ *  2. Every route but /health (and /login, /logout, and CORS preflights) requires the
+ *     token when one is configured; tokens and session ids are compared in constant
+ *     time and never logged.  A session is 32 random bytes, lives session_ttl, and ends
+ *     on logout or restart; after SL_LOGIN_FREE_TRIES wrong tokens an address's /login
+ *     attempts are answered 429 unchecked until its block has passed.
  *  3. Error bodies are {"error": "..."} and never carry SQL or internal error text.
  *  4. sl_serve_stop() returns only after every connection thread ended (MHD joins them),
- *     so nothing of the server touches the journal after it. */
+ *     so nothing of the server touches the journal after it.
+ *  5. Every request that arrives whole is answered: past max_connections_per_client for
+ *     its address or past 7/8 of max_connections, with 503 + Retry-After (its body read
+ *     and dropped, so the client sees it) and the connection closed; /health and /ready
+ *     are answered regardless.  Only connections past max_connections, or past half of
+ *     it from one address, are closed at accept unanswered (counted).
+ *  6. No connection waits longer than request_timeout for a whole request: the watchdog
+ *     shuts down its socket, under srv->lock, which CLOSED also takes before MHD closes
+ *     the fd (so the fd it shuts down is never another's). */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -31,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -41,7 +62,6 @@
 #include "runner.h"
 #include "alerts.h"
 #include "serve_int.h"
-#include "sha1.h"
 #include "sluice/json.h"
 #include "web.h"
 
@@ -51,7 +71,7 @@ static const sl_config_map_t serve_map[] = {
     {"listen", SL_CFG_STR, "127.0.0.1:8080", 0, offsetof(sl_serve_conf_t, listen), NULL,
      "HOST:PORT to listen on; loopback by default (any other address requires `token`)"},
     {"token", SL_CFG_STR, NULL, 0, offsetof(sl_serve_conf_t, token), NULL,
-     "bearer token required on every route but /health (`Authorization: Bearer TOKEN`, or the cookie set by /login)"},
+     "bearer token required on every route but /health (`Authorization: Bearer TOKEN`, or the session cookie set by POST /login; POST /logout ends it)"},
     {"max_body", SL_CFG_SIZE, "1MiB", 0, offsetof(sl_serve_conf_t, max_body), NULL,
      "largest request body (413 beyond)"},
     {"timeout", SL_CFG_DURATION, "30s", 0, offsetof(sl_serve_conf_t, timeout_ms), NULL,
@@ -165,14 +185,15 @@ typedef struct sl_server {
     sl_serve_conf_t conf;
     ingest_ep_t *eps;
     size_t neps;
-    pthread_mutex_t lock;      /* conns, nconns */
+    pthread_mutex_t lock;      /* conns, nconns, fails, sessions */
     pthread_cond_t wake;       /* wakes the watchdog to stop */
     pthread_t watchdog;
     bool watchdog_on, watchdog_stop;
     sl_serve_conn_t *conns;    /* open connections */
     int nconns;
     int soft_max;              /* past this many open connections, new ones are `over` */
-    char session[41];          /* cookie value: hex sha1 of the token (never the token) */
+    sl_login_fail_t fails[SL_LOGIN_FAILS_MAX];  /* the /login throttle */
+    sl_session_t sessions[SL_SESSIONS_MAX];     /* /login sessions: gone on restart */
     volatile int stopping;     /* set by sl_serve_stop: tails end, new requests get 503 */
     _Atomic int inflight;      /* requests between first call and completion (not tails) */
     _Atomic int tails;         /* live tails not yet ended (they end within 1 s of stopping) */
@@ -181,7 +202,7 @@ typedef struct sl_server {
 
 static sl_server_t *server;    /* the running server (start/stop only; handlers get cls) */
 
-enum { R_NONE, R_HEALTH, R_READY, R_METRICS, R_PIPELINE, R_TABLES, R_TABLE, R_TAIL, R_LOGIN,
+enum { R_NONE, R_HEALTH, R_READY, R_METRICS, R_PIPELINE, R_TABLES, R_TABLE, R_TAIL, R_LOGIN, R_LOGOUT,
        R_INGEST, R_PREFLIGHT, R_DASHBOARD, R_ASSET, R_ALERTS };
 
 typedef struct sl_serve_req {
@@ -213,16 +234,6 @@ static bool ct_equal(const char *a, const char *b) {
     unsigned char diff = (unsigned char)(la != lb);
     for (size_t i = 0; i < lb; i++) diff |= (unsigned char)(a[i < la ? i : 0] ^ b[i]);
     return diff == 0;
-}
-
-static void session_of(const char *token, char out[41]) {
-    sl_sha1_t h;
-    unsigned char dig[20];
-    sl_sha1_init(&h);
-    sl_sha1_update(&h, "sluice-session\n", 15);
-    sl_sha1_update(&h, token, strlen(token));
-    sl_sha1_final(&h, dig);
-    for (int i = 0; i < 20; i++) snprintf(out + 2 * i, 3, "%02x", dig[i]);
 }
 
 static void add_common_headers(sl_server_t *srv, struct MHD_Response *resp) {
@@ -311,7 +322,12 @@ static bool authorized(sl_server_t *srv, struct MHD_Connection *c, const char *e
     }
     if (tok) {
         const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "sluice_session");
-        if (cookie && ct_equal(cookie, srv->session)) return true;
+        if (cookie) {
+            pthread_mutex_lock(&srv->lock);
+            bool ok = sl_session_valid(srv->sessions, SL_SESSIONS_MAX, cookie, sl_mono_ms());
+            pthread_mutex_unlock(&srv->lock);
+            if (ok) return true;
+        }
     }
     return false;
 }
@@ -446,6 +462,97 @@ static enum MHD_Result reply_busy(struct MHD_Connection *c, sl_serve_req_t *rq) 
     return r;
 }
 
+/* ---------------------------------------------------------------- login throttle, sessions */
+
+static sl_login_fail_t *login_find(const sl_login_fail_t *tab, size_t n, const unsigned char *addr,
+                                   unsigned len) {
+    for (size_t i = 0; len && i < n; i++)
+        if (tab[i].addrlen == len && memcmp(tab[i].addr, addr, len) == 0) return (sl_login_fail_t *)&tab[i];
+    return NULL;
+}
+
+int64_t sl_login_wait(const sl_login_fail_t *tab, size_t n, const unsigned char *addr, unsigned len,
+                      int64_t now) {
+    const sl_login_fail_t *f = login_find(tab, n, addr, len);
+    return f && f->blocked_until > now ? f->blocked_until - now : 0;
+}
+
+int64_t sl_login_note(sl_login_fail_t *tab, size_t n, const unsigned char *addr, unsigned len, bool ok,
+                      int64_t now) {
+    sl_login_fail_t *f = login_find(tab, n, addr, len);
+    if (ok || !len) {
+        if (f) memset(f, 0, sizeof *f);
+        return 0;
+    }
+    if (!f) {  /* a free slot, else the least recent address */
+        f = &tab[0];
+        for (size_t i = 0; i < n; i++) {
+            if (!tab[i].addrlen) {
+                f = &tab[i];
+                break;
+            }
+            if (tab[i].last_ms < f->last_ms) f = &tab[i];
+        }
+        memset(f, 0, sizeof *f);
+        memcpy(f->addr, addr, len);
+        f->addrlen = len;
+    }
+    if (f->fails && now - f->last_ms > SL_LOGIN_FORGET_MS) f->fails = 0;
+    f->fails++;
+    f->last_ms = now;
+    if (f->fails < SL_LOGIN_FREE_TRIES) return 0;
+    int shift = f->fails - SL_LOGIN_FREE_TRIES;
+    int64_t block = shift >= 9 ? SL_LOGIN_BLOCK_MAX_MS : (int64_t)1000 << shift;
+    if (block > SL_LOGIN_BLOCK_MAX_MS) block = SL_LOGIN_BLOCK_MAX_MS;
+    f->blocked_until = now + block;
+    return block;
+}
+
+int sl_session_new(sl_session_t *tab, size_t n, int64_t ttl_ms, int64_t now, char out[65]) {
+    unsigned char rnd[32];
+    size_t got = 0;
+    while (got < sizeof rnd) {
+        ssize_t r = getrandom(rnd + got, sizeof rnd - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return SL_IO;
+        got += (size_t)r;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        out[2 * i] = hex[rnd[i] >> 4];
+        out[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out[64] = 0;
+    sl_session_t *slot = &tab[0];  /* a free or expired slot, else the one expiring first */
+    for (size_t i = 0; i < n; i++) {
+        if (!tab[i].id[0] || tab[i].expires <= now) {
+            slot = &tab[i];
+            break;
+        }
+        if (tab[i].expires < slot->expires) slot = &tab[i];
+    }
+    memcpy(slot->id, out, 65);
+    slot->expires = now + ttl_ms;
+    return 0;
+}
+
+bool sl_session_valid(sl_session_t *tab, size_t n, const char *id, int64_t now) {
+    if (!id || strlen(id) != 64) return false;
+    bool ok = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!tab[i].id[0] || !ct_equal(id, tab[i].id)) continue;
+        if (tab[i].expires > now) ok = true;
+        else memset(&tab[i], 0, sizeof tab[i]);
+    }
+    return ok;
+}
+
+void sl_session_end(sl_session_t *tab, size_t n, const char *id) {
+    if (!id || strlen(id) != 64) return;
+    for (size_t i = 0; i < n; i++)
+        if (tab[i].id[0] && ct_equal(id, tab[i].id)) memset(&tab[i], 0, sizeof tab[i]);
+}
+
 /* ---------------------------------------------------------------- small routes */
 
 static enum MHD_Result do_ready(struct MHD_Connection *c, sl_serve_req_t *rq) {
@@ -507,30 +614,94 @@ static enum MHD_Result do_ready(struct MHD_Connection *c, sl_serve_req_t *rq) {
     return reply_json(c, rq, ready ? 200 : 503, &full);
 }
 
+/* Content-Security-Policy as a header (a <meta> cannot say frame-ancestors): the
+ * dashboard's pages load only their own files; the sign-in form has one inline style. */
+static const char csp_pages[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+static const char csp_login[] =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
 static const char login_form[] =
     "<!doctype html><html><head><meta charset=\"utf-8\"><title>sluice: sign in</title></head>"
     "<body style=\"font-family:sans-serif;max-width:24em;margin:4em auto\"><h1>sluice</h1>"
     "<form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" "
     "autofocus required></label> <button type=\"submit\">Sign in</button></form></body></html>";
 
+/* Thread: a connection's.  Wrong tokens are throttled per client address: after
+ * SL_LOGIN_FREE_TRIES, attempts are answered 429 (Retry-After) without being checked
+ * until the block (1 s, doubling, at most 5 min) has passed. */
 static enum MHD_Result do_login_post(struct MHD_Connection *c, sl_serve_req_t *rq) {
     sl_server_t *srv = rq->srv;
+    unsigned char addr[16];
+    unsigned alen = client_addr(c, addr);
+    pthread_mutex_lock(&srv->lock);
+    int64_t wait = sl_login_wait(srv->fails, SL_LOGIN_FAILS_MAX, addr, alen, sl_mono_ms());
+    pthread_mutex_unlock(&srv->lock);
+    if (wait > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)((wait + 999) / 1000));
+        sl_buf_t b = SL_BUF_INIT;
+        sl_serve_error_json(&b, "too many wrong tokens from this address: retry later");
+        const char *const h[] = {"Retry-After", ra, NULL};
+        enum MHD_Result r = reply_h(c, rq, 429, "application/json", &b, h);
+        sl_buf_free(&b);
+        sl_metric_add(sl_metric_counter("sluice_http_login_throttled_total",
+                                        "/login attempts answered 429 (too many wrong tokens from the address).",
+                                        NULL),
+                      1);
+        return r;
+    }
     sl_qarg_t *args;
     size_t n;
     if (sl_http_query_parse(rq->body.data ? rq->body.data : "", rq->body.len, &rq->arena, &args, &n) != 0)
         return reply_error(c, rq, 400, "malformed form body");
     const char *tok = sl_http_query_get(args, n, "token");
-    if (!tok || !ct_equal(tok, srv->conf.token)) return reply_error(c, rq, 401, "wrong token");
+    bool ok = tok && ct_equal(tok, srv->conf.token);
+    char sid[65];
+    int64_t now = sl_mono_ms();
+    pthread_mutex_lock(&srv->lock);
+    int64_t block = sl_login_note(srv->fails, SL_LOGIN_FAILS_MAX, addr, alen, ok, now);
+    int made = ok ? sl_session_new(srv->sessions, SL_SESSIONS_MAX, srv->conf.session_ttl_ms, now, sid) : 0;
+    pthread_mutex_unlock(&srv->lock);
+    if (!ok) {
+        if (block) {
+            char ip[INET6_ADDRSTRLEN] = "?";
+            if (alen) inet_ntop(alen == 4 ? AF_INET : AF_INET6, addr, ip, sizeof ip);
+            sl_warn("serve: /login: too many wrong tokens from %s: its next attempt in %lld s", ip,
+                    (long long)((block + 999) / 1000));
+        }
+        return reply_error(c, rq, 401, "wrong token");
+    }
+    if (made != 0) return reply_error(c, rq, 500, "cannot make a session (no system randomness)");
     const char *next = sl_http_query_get(args, n, "next");
     /* only a local path: never an open redirect */
     if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strpbrk(next, "\r\n"))
         next = "/";
-    char cookie[160];
-    snprintf(cookie, sizeof cookie, "sluice_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000",
-             srv->session);
+    char cookie[200];
+    snprintf(cookie, sizeof cookie, "sluice_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", sid,
+             (long long)(srv->conf.session_ttl_ms / 1000));
     const char *const h[] = {"Set-Cookie", cookie, "Location", next, NULL};
     sl_buf_t b = SL_BUF_INIT;
     sl_buf_puts(&b, "{\"status\":\"ok\"}");
+    enum MHD_Result r = reply_h(c, rq, 303, "application/json", &b, h);
+    sl_buf_free(&b);
+    return r;
+}
+
+/* POST /logout: the presented session ends at once (the cookie is also cleared). */
+static enum MHD_Result do_logout(struct MHD_Connection *c, sl_serve_req_t *rq) {
+    sl_server_t *srv = rq->srv;
+    const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "sluice_session");
+    if (cookie) {
+        pthread_mutex_lock(&srv->lock);
+        sl_session_end(srv->sessions, SL_SESSIONS_MAX, cookie);
+        pthread_mutex_unlock(&srv->lock);
+    }
+    const char *const h[] = {"Set-Cookie", "sluice_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                             "Location", "/login", NULL};
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_puts(&b, "{\"status\":\"signed out\"}");
     enum MHD_Result r = reply_h(c, rq, 303, "application/json", &b, h);
     sl_buf_free(&b);
     return r;
@@ -625,7 +796,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
         if (get) {
             sl_buf_t b = SL_BUF_INIT;
             sl_buf_puts(&b, login_form);
-            enum MHD_Result r = reply_h(c, rq, 200, "text/html; charset=utf-8", &b, NULL);
+            const char *const h[] = {"Content-Security-Policy", csp_login, "X-Frame-Options", "DENY", NULL};
+            enum MHD_Result r = reply_h(c, rq, 200, "text/html; charset=utf-8", &b, h);
             sl_buf_free(&b);
             return r;
         }
@@ -634,6 +806,12 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
         if (sl_http_content_kind(ct) != SL_CT_FORM)
             return reply_error(c, rq, 415, "Content-Type must be application/x-www-form-urlencoded");
         rq->limit = 4096;
+    } else if (path_is(uri, plen, "/logout")) {
+        rq->route = R_LOGOUT;
+        rq->label = "/logout";
+        if (!srv->conf.token) return reply_error(c, rq, 404, "no token is configured: nothing to sign out of");
+        if (!post) return reply_405(c, rq, "POST");
+        return do_logout(c, rq);
     } else if (path_is(uri, plen, "/ready")) {
         rq->route = R_READY;
         rq->label = "/ready";
@@ -717,6 +895,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
         if (asset->etag) MHD_add_response_header(resp, "ETag", asset->etag);
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        if (strncmp(asset->content_type, "text/html", 9) == 0)
+            MHD_add_response_header(resp, "Content-Security-Policy", csp_pages);
         return settle(rq, 200, resp);
     }
     case R_ALERTS:
@@ -871,7 +1051,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* ---------------------------------------------------------------- start/stop */
 
-static const char *const reserved[] = {"/health", "/ready", "/metrics", "/login", "/api", NULL};
+static const char *const reserved[] = {"/health", "/ready", "/metrics", "/login", "/logout", "/api", NULL};
 
 static int collect_eps(sl_server_t *srv, sl_error_t *err) {
     const sl_pipeline_t *p = srv->pipe;
@@ -944,7 +1124,6 @@ int sl_serve_start(const sl_pipeline_t *p, sl_error_t *err) {
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->wake, &ca);
     pthread_condattr_destroy(&ca);
-    if (srv->conf.token) session_of(srv->conf.token, srv->session);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     struct sockaddr_storage ss;

@@ -213,7 +213,7 @@ wait $CPID 2>/dev/null; eq "the tail ends on shutdown" "$?" 0
 PORT=$(free_port); BASE="http://127.0.0.1:$PORT"
 cat > "$WORK/t.yaml" <<YAML
 data_dir: $WORK/data2
-serve: { listen: "127.0.0.1:$PORT", token: tok3n, cors: "https://dash.example" }
+serve: { listen: "127.0.0.1:$PORT", token: tok3n, cors: "https://dash.example", session_ttl: 1h }
 sources:
   g: { generate: { count: 3, template: { n: "meta.seq" } }, to: nums }
 jobs:
@@ -235,9 +235,52 @@ COOKIE=$(grep -i '^Set-Cookie:' "$WORK/hdr" | sed 's/^[^:]*: *//; s/;.*//')
 eq "cookie opens the API" "$(req -b "$COOKIE" "$BASE/api/pipeline")" 200
 grep -qi '^Access-Control-Allow-Origin: https://dash.example' "$WORK/hdr"; eq "CORS header when configured" "$?" 0
 eq "CORS preflight -> 204" "$(req -X OPTIONS "$BASE/api/tables")" 204
+
+# ---- sessions (issue 12: the cookie was a fixed SHA-1 of the token, same on every
+# login, never expiring, not revocable), CSP as a header, the /login throttle
+echo "$COOKIE" | grep -Eq '^sluice_session=[0-9a-f]{64}$'; eq "session cookie is a 64-hex id" "$?" 0
+grep -i '^Set-Cookie:' "$WORK/hdr" >/dev/null
+eq "second login -> 303" "$(req -X POST --data 'token=tok3n' "$BASE/login")" 303
+grep -i '^Set-Cookie:' "$WORK/hdr" | grep -q 'Max-Age=3600'; eq "cookie lives session_ttl (Max-Age=3600)" "$?" 0
+COOKIE2=$(grep -i '^Set-Cookie:' "$WORK/hdr" | sed 's/^[^:]*: *//; s/;.*//')
+check "every login gets another random id" test "$COOKIE" != "$COOKIE2"
+OLD=$(printf 'sluice-session\ntok3n' | sha1sum | cut -c1-40)
+eq "the old fixed cookie (SHA-1 of the token) opens nothing" "$(req -b "sluice_session=$OLD" "$BASE/api/pipeline")" 401
+eq "POST /logout -> 303" "$(req -X POST -b "$COOKIE" "$BASE/logout")" 303
+grep -i '^Set-Cookie:' "$WORK/hdr" | grep -q 'Max-Age=0'; eq "logout clears the cookie" "$?" 0
+eq "a logged-out session opens nothing" "$(req -b "$COOKIE" "$BASE/api/pipeline")" 401
+eq "  ... while another session still works" "$(req -b "$COOKIE2" "$BASE/api/pipeline")" 200
+eq "GET /logout -> 405" "$(req "$BASE/logout")" 405
+eq "dashboard page with the session -> 200" "$(req -b "$COOKIE2" "$BASE/")" 200
+grep -i '^Content-Security-Policy:' "$WORK/hdr" | grep -q "script-src 'self'.*frame-ancestors 'none'"
+eq "dashboard page: Content-Security-Policy header" "$?" 0
+req "$BASE/login" >/dev/null
+grep -qi '^Content-Security-Policy:' "$WORK/hdr"; eq "sign-in form: Content-Security-Policy header" "$?" 0
+$PY - "$PORT" > "$WORK/guess.out" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+counts = {}
+for i in range(300):
+    c.request("POST", "/login", body="token=guess%d" % i,
+              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = c.getresponse()
+    r.read()
+    k = str(r.status) + ("" if r.status != 429 or r.getheader("Retry-After") else "-no-retry-after")
+    counts[k] = counts.get(k, 0) + 1
+print(counts.get("401", 0), counts.get("429", 0), sum(counts.values()))
+PY
+read -r G401 G429 GALL < "$WORK/guess.out"
+eq "300 wrong guesses: every one answered 401 or 429 with Retry-After" "$((G401 + G429)) $GALL" "300 300"
+check "300 wrong guesses: at most 12 were checked ($G401), the rest 429" test "$G401" -ge 5 -a "$G401" -le 12
+eq "the right token from 127.0.0.2 is not throttled" "$(req --interface 127.0.0.2 -X POST --data 'token=tok3n' "$BASE/login")" 303
+req "$BASE/metrics" -b "$COOKIE2" >/dev/null
+check "/metrics counts throttled attempts" test "$(awk '$1 == "sluice_http_login_throttled_total" { print int($2) }' "$WORK/body")" -ge 288
+stop_sluice
+check "token server comes up again" start_sluice "$WORK/t.yaml"
+eq "a restart ends every session" "$(req -b "$COOKIE2" "$BASE/api/pipeline")" 401
 stop_sluice
 PORT=$(free_port); BASE="http://127.0.0.1:$PORT"
-sed -i "s/127.0.0.1:[0-9]*\", token: tok3n, cors: \"https:\/\/dash.example\"/127.0.0.1:$PORT\"/" "$WORK/t.yaml"
+sed -i "s/127.0.0.1:[0-9]*\", token: tok3n, cors: \"https:\/\/dash.example\", session_ttl: 1h/127.0.0.1:$PORT\"/" "$WORK/t.yaml"
 check "server without cors comes up" start_sluice "$WORK/t.yaml"
 req "$BASE/health" >/dev/null
 ! grep -qi '^Access-Control' "$WORK/hdr"; eq "no CORS headers by default" "$?" 0

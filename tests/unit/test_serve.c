@@ -345,3 +345,73 @@ TEST(serve_block_connection_limits) {
     sl_diags_free(&d);
     sl_arena_free(&A);
 }
+
+/* Issue 12: 300 wrong /login guesses took 0.04 s.  After SL_LOGIN_FREE_TRIES wrong
+ * tokens an address waits 1 s, doubling per further wrong token (at most 5 min), and is
+ * not checked meanwhile; a right token clears it; other addresses are untouched. */
+TEST(login_throttle) {
+    static sl_login_fail_t tab[4];
+    memset(tab, 0, sizeof tab);
+    const unsigned char a[4] = {127, 0, 0, 1}, b[4] = {127, 0, 0, 2};
+    int64_t t = 1000000;
+    for (int i = 0; i < SL_LOGIN_FREE_TRIES - 1; i++) {
+        CHECK_INT(sl_login_wait(tab, 4, a, 4, t), 0);
+        CHECK_INT(sl_login_note(tab, 4, a, 4, false, t), 0);
+    }
+    CHECK_INT(sl_login_note(tab, 4, a, 4, false, t), 1000);
+    CHECK_INT(sl_login_wait(tab, 4, a, 4, t), 1000);
+    CHECK_INT(sl_login_wait(tab, 4, a, 4, t + 999), 1);
+    CHECK_INT(sl_login_wait(tab, 4, b, 4, t), 0);
+    CHECK_INT(sl_login_wait(tab, 4, a, 4, t + 1000), 0);
+    CHECK_INT(sl_login_note(tab, 4, a, 4, false, t + 1000), 2000);
+    CHECK_INT(sl_login_note(tab, 4, a, 4, false, t + 3000), 4000);
+    int64_t block = 0;
+    for (int i = 0; i < 40; i++) block = sl_login_note(tab, 4, a, 4, false, t + 10000);
+    CHECK_INT(block, SL_LOGIN_BLOCK_MAX_MS);
+    CHECK_INT(sl_login_note(tab, 4, a, 4, true, t + 400000), 0);
+    CHECK_INT(sl_login_wait(tab, 4, a, 4, t + 400000), 0);
+    CHECK_INT(sl_login_note(tab, 4, a, 4, false, t + 400000), 0);  /* counting afresh */
+    /* failures are forgotten after a quiet quarter of an hour */
+    for (int i = 0; i < SL_LOGIN_FREE_TRIES - 2; i++) sl_login_note(tab, 4, b, 4, false, t);
+    CHECK_INT(sl_login_note(tab, 4, b, 4, false, t + SL_LOGIN_FORGET_MS + 1), 0);
+    /* a full table drops the least recent address, never fails */
+    for (unsigned char k = 10; k < 20; k++) {
+        const unsigned char c[4] = {10, 0, 0, k};
+        sl_login_note(tab, 4, c, 4, false, t + 500000 + k);
+    }
+    const unsigned char last[4] = {10, 0, 0, 19};
+    CHECK_INT(sl_login_wait(tab, 4, last, 4, t), 0);
+    int used = 0;
+    for (int i = 0; i < 4; i++) used += tab[i].addrlen == 4 && tab[i].addr[3] == 19;
+    CHECK_INT(used, 1);
+}
+
+/* Issue 12: the session cookie was a fixed SHA-1 of the token.  Now a random id per
+ * login, with an expiry, ended by logout (and by restart: the table is in memory). */
+TEST(sessions) {
+    static sl_session_t tab[3];
+    memset(tab, 0, sizeof tab);
+    char s1[65], s2[65];
+    CHECK_INT(sl_session_new(tab, 3, 60000, 1000, s1), 0);
+    CHECK_INT(sl_session_new(tab, 3, 60000, 1000, s2), 0);
+    CHECK_INT(strlen(s1), 64);
+    CHECK(strspn(s1, "0123456789abcdef") == 64);
+    CHECK(strcmp(s1, s2) != 0);
+    CHECK(sl_session_valid(tab, 3, s1, 1000));
+    CHECK(sl_session_valid(tab, 3, s2, 60999));
+    CHECK(!sl_session_valid(tab, 3, s2, 61000));   /* expired ... */
+    CHECK(!sl_session_valid(tab, 3, s2, 1000));    /* ... and forgotten */
+    char forged[65];
+    memcpy(forged, s1, 65);
+    forged[63] = forged[63] == '0' ? '1' : '0';
+    CHECK(!sl_session_valid(tab, 3, forged, 1000));
+    CHECK(!sl_session_valid(tab, 3, "", 1000));
+    CHECK(!sl_session_valid(tab, 3, NULL, 1000));
+    sl_session_end(tab, 3, s1);
+    CHECK(!sl_session_valid(tab, 3, s1, 1000));
+    /* full: the session expiring first makes room */
+    char k[4][65];
+    for (int i = 0; i < 4; i++) CHECK_INT(sl_session_new(tab, 3, 1000 * (i + 1), 5000, k[i]), 0);
+    CHECK(!sl_session_valid(tab, 3, k[0], 5000));
+    for (int i = 1; i < 4; i++) CHECK(sl_session_valid(tab, 3, k[i], 5000));
+}

@@ -192,6 +192,7 @@ typedef struct sl_server {
     sl_serve_conn_t *conns;    /* open connections */
     int nconns;
     int soft_max;              /* past this many open connections, new ones are `over` */
+    int64_t over_logged;       /* mono ms of the last "busy" warning */
     sl_login_fail_t fails[SL_LOGIN_FAILS_MAX];  /* the /login throttle */
     sl_session_t sessions[SL_SESSIONS_MAX];     /* /login sessions: gone on restart */
     volatile int stopping;     /* set by sl_serve_stop: tails end, new requests get 503 */
@@ -391,7 +392,16 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (srv->conns) srv->conns->prev = conn;
         srv->conns = conn;
         int open = ++srv->nconns;
+        bool say = conn->over && sl_mono_ms() >= srv->over_logged + 10000;
+        if (say) srv->over_logged = sl_mono_ms();
         pthread_mutex_unlock(&srv->lock);
+        if (say) {  /* at most every 10 s: a flood must not flood the log too */
+            char ip[INET6_ADDRSTRLEN] = "?";
+            if (conn->addrlen) inet_ntop(conn->addrlen == 4 ? AF_INET : AF_INET6, conn->addr, ip, sizeof ip);
+            sl_warn("serve: busy: %d connections open, %d from %s (limits: %lld in all, %lld per address): "
+                    "requests on new connections are answered 503",
+                    open, same + 1, ip, (long long)srv->conf.max_conns, (long long)srv->conf.max_conns_client);
+        }
         conn_expect_request(srv, conn, true);
         *socket_context = conn;
         sl_metric_set(sl_metric_gauge("sluice_http_connections", "HTTP connections open.", NULL), open);

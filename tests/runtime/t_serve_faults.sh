@@ -94,6 +94,7 @@ read -r CLOSED ALIVE _ < "$WORK/attack.out" 2>/dev/null
 eq "slowloris: the server closed every one of the 200 sockets" "${CLOSED:-?} ${ALIVE:-?}" "200 0"
 check "slowloris: /metrics counts the connections cut" test "$(metric sluice_http_connections_cut_total)" -ge 200
 eq "after the attack: /health 200" "$(code "$BASE/health")" 200
+grep -q 'serve: busy: .* from 127.0.0.2 ' "$WORK/sluice.log"; eq "slowloris: the address past its limit is logged" "$?" 0
 
 # ---- 500 concurrent ingest POSTs, 10 records each: every one answered
 cat > "$WORK/flood.py" <<'PY'

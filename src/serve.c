@@ -81,7 +81,7 @@ static const sl_config_map_t serve_map[] = {
     {"max_connections", SL_CFG_INT, "1024", 0, offsetof(sl_serve_conf_t, max_conns), NULL,
      "connections open at once; past 7/8 of it (or past max_connections_per_client) a request is answered "
      "503 with Retry-After (/health and /ready are still answered); one address never holds more than half"},
-    {"max_connections_per_client", SL_CFG_INT, "64", 0, offsetof(sl_serve_conf_t, max_conns_client), NULL,
+    {"max_connections_per_client", SL_CFG_INT, "256", 0, offsetof(sl_serve_conf_t, max_conns_client), NULL,
      "connections one client address may have served at once; more are answered 503 with Retry-After and "
      "closed, and get 2 s to send their request"},
     {"request_timeout", SL_CFG_DURATION, "30s", 0, offsetof(sl_serve_conf_t, request_timeout_ms), NULL,

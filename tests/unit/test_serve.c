@@ -331,7 +331,7 @@ TEST(serve_block_connection_limits) {
     arena_fresh();
     CHECK_INT(sl_serve_conf_parse(sl_cnode_get(conf.root, "serve"), &A, &sc, &d), 0);
     CHECK_INT(sc.max_conns, 1024);
-    CHECK_INT(sc.max_conns_client, 64);
+    CHECK_INT(sc.max_conns_client, 256);
     CHECK_INT(sc.request_timeout_ms, 30000);
     CHECK_INT(sc.session_ttl_ms, 12 * 3600 * 1000);
     sl_conf_free(&conf);

@@ -1,22 +1,42 @@
 /* serve.c - the embedded HTTP server: configuration, the libmicrohttpd daemon, routing,
- * authentication (bearer token, /login cookie), CORS, the small JSON routes (/health,
- * /ready, /metrics, /api/pipeline) and the ingest endpoints.  The table API lives in
+ * authentication (bearer token, /login sessions and their throttle), connection limits
+ * against slow and greedy clients, CORS, the small JSON routes (/health, /ready,
+ * /metrics, /api/pipeline) and the ingest endpoints.  The table API lives in
  * serve_query.c, the live tail in serve_tail.c, the parsers in serve_parse.c.
  *
  * Threads: libmicrohttpd's internal listener plus one thread per connection
- * (MHD_USE_THREAD_PER_CONNECTION).  Handlers block by design: an ingest answers only
- * after sl_runner_ingest() saw the records durable (group commit: up to the fsync
- * interval), a table query runs SQLite, a live tail waits on the journal.  In a shared
- * polling pool each of those would stall every other connection of its thread, so a
- * connection owns its thread; the count is bounded by CONNECTION_LIMIT and the idle
- * timeout.  Invariants:
+ * (MHD_USE_THREAD_PER_CONNECTION), and the watchdog.  Handlers block by design: an
+ * ingest answers only after sl_runner_ingest() saw the records durable (group commit:
+ * up to the fsync interval), a table query runs SQLite, a live tail waits on the
+ * journal.  In a shared polling pool each of those would stall every other connection
+ * of its thread, so a connection owns its thread.  Connection states (sl_serve_conn_t):
+ *
+ *    STARTED --(request line, headers, body arrive)--> ANSWERING --(response sent)--+
+ *       |  deadline: request_timeout (2 s when `over`)    no deadline (ingest,       |
+ *       |                                                 query, live tail)          |
+ *       +<----------------- keep-alive: a new deadline ----------------------------+
+ *       +--(deadline passed)--> cut by the watchdog (shutdown) --> CLOSED
+ *
+ * Invariants:
  *  1. A 2xx on an ingest path means sl_runner_ingest() returned 0 (durable); any parse
- *     error rejects the whole body before anything is appended.
- *  2. Every route but /health (and /login, and CORS preflights) requires the token when
- *     one is configured; tokens are compared in constant time and never logged.
+ *     error, or a record that is not a JSON object, rejects the whole body before
+ *     anything is appended.
+ *  2. Every route but /health (and /login, /logout, and CORS preflights) requires the
+ *     token when one is configured; tokens and session ids are compared in constant
+ *     time and never logged.  A session is 32 random bytes, lives session_ttl, and ends
+ *     on logout or restart; after SL_LOGIN_FREE_TRIES wrong tokens an address's /login
+ *     attempts are answered 429 unchecked until its block has passed.
  *  3. Error bodies are {"error": "..."} and never carry SQL or internal error text.
  *  4. sl_serve_stop() returns only after every connection thread ended (MHD joins them),
- *     so nothing of the server touches the journal after it. */
+ *     so nothing of the server touches the journal after it.
+ *  5. Every request that arrives whole is answered: past max_connections_per_client for
+ *     its address or past 7/8 of max_connections, with 503 + Retry-After (its body read
+ *     and dropped, so the client sees it) and the connection closed; /health and /ready
+ *     are answered regardless.  Only connections past max_connections, or past half of
+ *     it from one address, are closed at accept unanswered (counted).
+ *  6. No connection waits longer than request_timeout for a whole request: the watchdog
+ *     shuts down its socket, under srv->lock, which CLOSED also takes before MHD closes
+ *     the fd (so the fd it shuts down is never another's). */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -31,6 +51,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +62,6 @@
 #include "runner.h"
 #include "alerts.h"
 #include "serve_int.h"
-#include "sha1.h"
 #include "sluice/json.h"
 #include "web.h"
 
@@ -49,13 +71,24 @@ static const sl_config_map_t serve_map[] = {
     {"listen", SL_CFG_STR, "127.0.0.1:8080", 0, offsetof(sl_serve_conf_t, listen), NULL,
      "HOST:PORT to listen on; loopback by default (any other address requires `token`)"},
     {"token", SL_CFG_STR, NULL, 0, offsetof(sl_serve_conf_t, token), NULL,
-     "bearer token required on every route but /health (`Authorization: Bearer TOKEN`, or the cookie set by /login)"},
+     "bearer token required on every route but /health (`Authorization: Bearer TOKEN`, or the session cookie set by POST /login; POST /logout ends it)"},
     {"max_body", SL_CFG_SIZE, "1MiB", 0, offsetof(sl_serve_conf_t, max_body), NULL,
      "largest request body (413 beyond)"},
     {"timeout", SL_CFG_DURATION, "30s", 0, offsetof(sl_serve_conf_t, timeout_ms), NULL,
      "close a connection idle this long; also the longest an ingest waits for durability"},
     {"cors", SL_CFG_STR, NULL, 0, offsetof(sl_serve_conf_t, cors), NULL,
      "origin allowed to call the API from a browser (Access-Control-Allow-Origin); default: no CORS headers"},
+    {"max_connections", SL_CFG_INT, "1024", 0, offsetof(sl_serve_conf_t, max_conns), NULL,
+     "connections open at once; past 7/8 of it (or past max_connections_per_client) a request is answered "
+     "503 with Retry-After (/health and /ready are still answered); one address never holds more than half"},
+    {"max_connections_per_client", SL_CFG_INT, "256", 0, offsetof(sl_serve_conf_t, max_conns_client), NULL,
+     "connections one client address may have served at once; more are answered 503 with Retry-After and "
+     "closed, and get 2 s to send their request"},
+    {"request_timeout", SL_CFG_DURATION, "30s", 0, offsetof(sl_serve_conf_t, request_timeout_ms), NULL,
+     "a whole request (line, headers and body) must arrive within this time of the connection opening or "
+     "of its previous answer, or the connection is closed (slow clients; idle keep-alive connections)"},
+    {"session_ttl", SL_CFG_DURATION, "12h", 0, offsetof(sl_serve_conf_t, session_ttl_ms), NULL,
+     "lifetime of a /login session (a random id, forgotten on restart and on POST /logout)"},
     SL_CONFIG_END};
 
 const sl_config_map_t *const sl_serve_config_map = serve_map;
@@ -91,6 +124,19 @@ int sl_serve_conf_parse(const sl_cnode_t *node, sl_arena_t *arena, sl_serve_conf
         const sl_cnode_t *mb = sl_cnode_get(block, "max_body");
         if (mb) sl_diags_add(d, mb->file, mb->line, mb->col, "'max_body' of 'serve' must be > 0");
     }
+    static const struct { const char *key; int64_t min, max; size_t off; const char *unit; } lim[] = {
+        {"max_connections", 16, 60000, offsetof(sl_serve_conf_t, max_conns), ""},
+        {"max_connections_per_client", 1, 60000, offsetof(sl_serve_conf_t, max_conns_client), ""},
+        {"request_timeout", 1000, 3600000, offsetof(sl_serve_conf_t, request_timeout_ms), " ms"},
+        {"session_ttl", 1000, 366LL * 86400000, offsetof(sl_serve_conf_t, session_ttl_ms), " ms"},
+    };
+    for (size_t i = 0; block && i < sizeof lim / sizeof lim[0]; i++) {
+        int64_t v = *(int64_t *)((char *)out + lim[i].off);
+        const sl_cnode_t *at_k = sl_cnode_get(block, lim[i].key);
+        if (at_k && (v < lim[i].min || v > lim[i].max))
+            sl_diags_add(d, at_k->file, at_k->line, at_k->col, "'%s' of 'serve' must be %lld..%lld%s",
+                         lim[i].key, (long long)lim[i].min, (long long)lim[i].max, lim[i].unit);
+    }
     if (out->timeout_ms < 1000 && block) {
         const sl_cnode_t *to = sl_cnode_get(block, "timeout");
         if (to) sl_diags_add(d, to->file, to->line, to->col, "'timeout' of 'serve' must be at least 1s");
@@ -116,6 +162,22 @@ typedef struct ingest_ep {
     int64_t max_bytes;
 } ingest_ep_t;
 
+/* One open connection, from MHD's NOTIFY_CONNECTION STARTED to CLOSED (its socket
+ * context).  Owned by the server; on srv->conns under conns_lock, where the watchdog
+ * reads it. */
+typedef struct sl_serve_conn {
+    struct sl_serve_conn *prev, *next;
+    int fd;                    /* valid until CLOSED (MHD closes it after notifying) */
+    unsigned char addr[16];    /* the client address (4 bytes IPv4, 16 IPv6) */
+    unsigned addrlen;
+    int64_t deadline;          /* mono ms by which a whole request must have arrived; 0 = a
+                                * request is being answered (or streamed): no deadline */
+    bool over;                 /* opened past a limit: 503 + close (but /health, /ready) */
+    bool cut;                  /* shut down by the watchdog */
+} sl_serve_conn_t;
+
+#define SL_OVER_GRACE_MS 2000        /* time an over-limit connection gets to send its request */
+
 typedef struct sl_server {
     struct MHD_Daemon *daemon;
     const sl_pipeline_t *pipe;
@@ -123,7 +185,16 @@ typedef struct sl_server {
     sl_serve_conf_t conf;
     ingest_ep_t *eps;
     size_t neps;
-    char session[41];          /* cookie value: hex sha1 of the token (never the token) */
+    pthread_mutex_t lock;      /* conns, nconns, fails, sessions */
+    pthread_cond_t wake;       /* wakes the watchdog to stop */
+    pthread_t watchdog;
+    bool watchdog_on, watchdog_stop;
+    sl_serve_conn_t *conns;    /* open connections */
+    int nconns;
+    int soft_max;              /* past this many open connections, new ones are `over` */
+    int64_t over_logged;       /* mono ms of the last "busy" warning */
+    sl_login_fail_t fails[SL_LOGIN_FAILS_MAX];  /* the /login throttle */
+    sl_session_t sessions[SL_SESSIONS_MAX];     /* /login sessions: gone on restart */
     volatile int stopping;     /* set by sl_serve_stop: tails end, new requests get 503 */
     _Atomic int inflight;      /* requests between first call and completion (not tails) */
     _Atomic int tails;         /* live tails not yet ended (they end within 1 s of stopping) */
@@ -132,7 +203,7 @@ typedef struct sl_server {
 
 static sl_server_t *server;    /* the running server (start/stop only; handlers get cls) */
 
-enum { R_NONE, R_HEALTH, R_READY, R_METRICS, R_PIPELINE, R_TABLES, R_TABLE, R_TAIL, R_LOGIN,
+enum { R_NONE, R_HEALTH, R_READY, R_METRICS, R_PIPELINE, R_TABLES, R_TABLE, R_TAIL, R_LOGIN, R_LOGOUT,
        R_INGEST, R_PREFLIGHT, R_DASHBOARD, R_ASSET, R_ALERTS };
 
 typedef struct sl_serve_req {
@@ -164,16 +235,6 @@ static bool ct_equal(const char *a, const char *b) {
     unsigned char diff = (unsigned char)(la != lb);
     for (size_t i = 0; i < lb; i++) diff |= (unsigned char)(a[i < la ? i : 0] ^ b[i]);
     return diff == 0;
-}
-
-static void session_of(const char *token, char out[41]) {
-    sl_sha1_t h;
-    unsigned char dig[20];
-    sl_sha1_init(&h);
-    sl_sha1_update(&h, "sluice-session\n", 15);
-    sl_sha1_update(&h, token, strlen(token));
-    sl_sha1_final(&h, dig);
-    for (int i = 0; i < 20; i++) snprintf(out + 2 * i, 3, "%02x", dig[i]);
 }
 
 static void add_common_headers(sl_server_t *srv, struct MHD_Response *resp) {
@@ -262,9 +323,244 @@ static bool authorized(sl_server_t *srv, struct MHD_Connection *c, const char *e
     }
     if (tok) {
         const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "sluice_session");
-        if (cookie && ct_equal(cookie, srv->session)) return true;
+        if (cookie) {
+            pthread_mutex_lock(&srv->lock);
+            bool ok = sl_session_valid(srv->sessions, SL_SESSIONS_MAX, cookie, sl_mono_ms());
+            pthread_mutex_unlock(&srv->lock);
+            if (ok) return true;
+        }
     }
     return false;
+}
+
+/* ---------------------------------------------------------------- connections */
+
+/* The client address of c as bytes (IPv4-mapped IPv6 folded to IPv4).  0 = unknown. */
+static unsigned client_addr(struct MHD_Connection *c, unsigned char out[16]) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return 0;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const unsigned char *a6 = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a6, mapped, 12) == 0) {
+            memcpy(out, a6 + 12, 4);
+            return 4;
+        }
+        memcpy(out, a6, 16);
+        return 16;
+    }
+    return 0;
+}
+
+static sl_serve_conn_t *conn_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A whole request must now arrive by now + the limit (0: a request is being answered). */
+static void conn_expect_request(sl_server_t *srv, sl_serve_conn_t *conn, bool expect) {
+    if (!conn) return;
+    pthread_mutex_lock(&srv->lock);
+    conn->deadline = !expect ? 0
+                     : sl_mono_ms() + (conn->over && srv->conf.request_timeout_ms > SL_OVER_GRACE_MS
+                                           ? SL_OVER_GRACE_MS
+                                           : srv->conf.request_timeout_ms);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Thread: MHD's listener (STARTED) or the connection's (CLOSED). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    sl_server_t *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        sl_serve_conn_t *conn = calloc(1, sizeof *conn);
+        if (!conn) return;  /* unguarded but served: limits are best effort without memory */
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn->fd = fi ? fi->connect_fd : -1;
+        conn->addrlen = client_addr(c, conn->addr);
+        pthread_mutex_lock(&srv->lock);
+        int same = 0;
+        for (sl_serve_conn_t *o = srv->conns; o; o = o->next)
+            if (o->addrlen == conn->addrlen && memcmp(o->addr, conn->addr, conn->addrlen) == 0) same++;
+        conn->over = same >= srv->conf.max_conns_client || srv->nconns >= srv->soft_max;
+        conn->next = srv->conns;
+        if (srv->conns) srv->conns->prev = conn;
+        srv->conns = conn;
+        int open = ++srv->nconns;
+        bool say = conn->over && sl_mono_ms() >= srv->over_logged + 10000;
+        if (say) srv->over_logged = sl_mono_ms();
+        pthread_mutex_unlock(&srv->lock);
+        if (say) {  /* at most every 10 s: a flood must not flood the log too */
+            char ip[INET6_ADDRSTRLEN] = "?";
+            if (conn->addrlen) inet_ntop(conn->addrlen == 4 ? AF_INET : AF_INET6, conn->addr, ip, sizeof ip);
+            sl_warn("serve: busy: %d connections open, %d from %s (limits: %lld in all, %lld per address): "
+                    "requests on new connections are answered 503",
+                    open, same + 1, ip, (long long)srv->conf.max_conns, (long long)srv->conf.max_conns_client);
+        }
+        conn_expect_request(srv, conn, true);
+        *socket_context = conn;
+        sl_metric_set(sl_metric_gauge("sluice_http_connections", "HTTP connections open.", NULL), open);
+        return;
+    }
+    sl_serve_conn_t *conn = *socket_context;
+    if (!conn) return;
+    *socket_context = NULL;
+    pthread_mutex_lock(&srv->lock);
+    if (conn->prev) conn->prev->next = conn->next;
+    else srv->conns = conn->next;
+    if (conn->next) conn->next->prev = conn->prev;
+    int open = --srv->nconns;
+    pthread_mutex_unlock(&srv->lock);
+    free(conn);
+    sl_metric_set(sl_metric_gauge("sluice_http_connections", "HTTP connections open.", NULL), open);
+}
+
+/* Thread: the server's watchdog.  Shuts down every connection whose request has not
+ * arrived whole by its deadline (a slowloris trickling bytes is never idle, so MHD's
+ * idle timeout alone does not end it).  shutdown() wakes the connection's thread, which
+ * reads EOF and closes it through MHD as usual; the fd is still open because CLOSED
+ * (which unlinks the connection under the same lock) comes before MHD closes it. */
+static void *watchdog_main(void *arg) {
+    sl_server_t *srv = arg;
+    sl_metric_t *cut_m = sl_metric_counter(
+        "sluice_http_connections_cut_total",
+        "Connections closed because a whole request did not arrive within serve.request_timeout "
+        "(2 s for connections past a limit): slow or stalled clients.",
+        NULL);
+    pthread_mutex_lock(&srv->lock);
+    while (!srv->watchdog_stop) {
+        int64_t now = sl_mono_ms();
+        int cut = 0;
+        for (sl_serve_conn_t *conn = srv->conns; conn; conn = conn->next) {
+            if (conn->cut || !conn->deadline || now < conn->deadline || conn->fd < 0) continue;
+            conn->cut = true;
+            shutdown(conn->fd, SHUT_RDWR);
+            cut++;
+        }
+        if (cut) {
+            sl_metric_add(cut_m, cut);
+            sl_info("serve: closed %d connection%s that sent no whole request in time (slow clients)", cut,
+                    cut == 1 ? "" : "s");
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&srv->wake, &srv->lock, &ts);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+/* The answer to a request on an `over` connection: 503, try again later, and close. */
+static enum MHD_Result reply_busy(struct MHD_Connection *c, sl_serve_req_t *rq) {
+    sl_buf_t b = SL_BUF_INIT;
+    sl_serve_error_json(&b, "busy: too many connections (from this address or in all); retry later");
+    const char *const h[] = {"Retry-After", "1", "Connection", "close", NULL};
+    enum MHD_Result r = reply_h(c, rq, 503, "application/json", &b, h);
+    sl_buf_free(&b);
+    sl_metric_add(sl_metric_counter("sluice_http_busy_total",
+                                    "Requests answered 503 (Retry-After) because their connection was past "
+                                    "max_connections_per_client or 7/8 of max_connections.",
+                                    NULL),
+                  1);
+    return r;
+}
+
+/* ---------------------------------------------------------------- login throttle, sessions */
+
+static sl_login_fail_t *login_find(const sl_login_fail_t *tab, size_t n, const unsigned char *addr,
+                                   unsigned len) {
+    for (size_t i = 0; len && i < n; i++)
+        if (tab[i].addrlen == len && memcmp(tab[i].addr, addr, len) == 0) return (sl_login_fail_t *)&tab[i];
+    return NULL;
+}
+
+int64_t sl_login_wait(const sl_login_fail_t *tab, size_t n, const unsigned char *addr, unsigned len,
+                      int64_t now) {
+    const sl_login_fail_t *f = login_find(tab, n, addr, len);
+    return f && f->blocked_until > now ? f->blocked_until - now : 0;
+}
+
+int64_t sl_login_note(sl_login_fail_t *tab, size_t n, const unsigned char *addr, unsigned len, bool ok,
+                      int64_t now) {
+    sl_login_fail_t *f = login_find(tab, n, addr, len);
+    if (ok || !len) {
+        if (f) memset(f, 0, sizeof *f);
+        return 0;
+    }
+    if (!f) {  /* a free slot, else the least recent address */
+        f = &tab[0];
+        for (size_t i = 0; i < n; i++) {
+            if (!tab[i].addrlen) {
+                f = &tab[i];
+                break;
+            }
+            if (tab[i].last_ms < f->last_ms) f = &tab[i];
+        }
+        memset(f, 0, sizeof *f);
+        memcpy(f->addr, addr, len);
+        f->addrlen = len;
+    }
+    if (f->fails && now - f->last_ms > SL_LOGIN_FORGET_MS) f->fails = 0;
+    f->fails++;
+    f->last_ms = now;
+    if (f->fails < SL_LOGIN_FREE_TRIES) return 0;
+    int shift = f->fails - SL_LOGIN_FREE_TRIES;
+    int64_t block = shift >= 9 ? SL_LOGIN_BLOCK_MAX_MS : (int64_t)1000 << shift;
+    if (block > SL_LOGIN_BLOCK_MAX_MS) block = SL_LOGIN_BLOCK_MAX_MS;
+    f->blocked_until = now + block;
+    return block;
+}
+
+int sl_session_new(sl_session_t *tab, size_t n, int64_t ttl_ms, int64_t now, char out[65]) {
+    unsigned char rnd[32];
+    size_t got = 0;
+    while (got < sizeof rnd) {
+        ssize_t r = getrandom(rnd + got, sizeof rnd - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return SL_IO;
+        got += (size_t)r;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        out[2 * i] = hex[rnd[i] >> 4];
+        out[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out[64] = 0;
+    sl_session_t *slot = &tab[0];  /* a free or expired slot, else the one expiring first */
+    for (size_t i = 0; i < n; i++) {
+        if (!tab[i].id[0] || tab[i].expires <= now) {
+            slot = &tab[i];
+            break;
+        }
+        if (tab[i].expires < slot->expires) slot = &tab[i];
+    }
+    memcpy(slot->id, out, 65);
+    slot->expires = now + ttl_ms;
+    return 0;
+}
+
+bool sl_session_valid(sl_session_t *tab, size_t n, const char *id, int64_t now) {
+    if (!id || strlen(id) != 64) return false;
+    bool ok = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!tab[i].id[0] || !ct_equal(id, tab[i].id)) continue;
+        if (tab[i].expires > now) ok = true;
+        else memset(&tab[i], 0, sizeof tab[i]);
+    }
+    return ok;
+}
+
+void sl_session_end(sl_session_t *tab, size_t n, const char *id) {
+    if (!id || strlen(id) != 64) return;
+    for (size_t i = 0; i < n; i++)
+        if (tab[i].id[0] && ct_equal(id, tab[i].id)) memset(&tab[i], 0, sizeof tab[i]);
 }
 
 /* ---------------------------------------------------------------- small routes */
@@ -328,30 +624,94 @@ static enum MHD_Result do_ready(struct MHD_Connection *c, sl_serve_req_t *rq) {
     return reply_json(c, rq, ready ? 200 : 503, &full);
 }
 
+/* Content-Security-Policy as a header (a <meta> cannot say frame-ancestors): the
+ * dashboard's pages load only their own files; the sign-in form has one inline style. */
+static const char csp_pages[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+static const char csp_login[] =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
 static const char login_form[] =
     "<!doctype html><html><head><meta charset=\"utf-8\"><title>sluice: sign in</title></head>"
     "<body style=\"font-family:sans-serif;max-width:24em;margin:4em auto\"><h1>sluice</h1>"
     "<form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" "
     "autofocus required></label> <button type=\"submit\">Sign in</button></form></body></html>";
 
+/* Thread: a connection's.  Wrong tokens are throttled per client address: after
+ * SL_LOGIN_FREE_TRIES, attempts are answered 429 (Retry-After) without being checked
+ * until the block (1 s, doubling, at most 5 min) has passed. */
 static enum MHD_Result do_login_post(struct MHD_Connection *c, sl_serve_req_t *rq) {
     sl_server_t *srv = rq->srv;
+    unsigned char addr[16];
+    unsigned alen = client_addr(c, addr);
+    pthread_mutex_lock(&srv->lock);
+    int64_t wait = sl_login_wait(srv->fails, SL_LOGIN_FAILS_MAX, addr, alen, sl_mono_ms());
+    pthread_mutex_unlock(&srv->lock);
+    if (wait > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)((wait + 999) / 1000));
+        sl_buf_t b = SL_BUF_INIT;
+        sl_serve_error_json(&b, "too many wrong tokens from this address: retry later");
+        const char *const h[] = {"Retry-After", ra, NULL};
+        enum MHD_Result r = reply_h(c, rq, 429, "application/json", &b, h);
+        sl_buf_free(&b);
+        sl_metric_add(sl_metric_counter("sluice_http_login_throttled_total",
+                                        "/login attempts answered 429 (too many wrong tokens from the address).",
+                                        NULL),
+                      1);
+        return r;
+    }
     sl_qarg_t *args;
     size_t n;
     if (sl_http_query_parse(rq->body.data ? rq->body.data : "", rq->body.len, &rq->arena, &args, &n) != 0)
         return reply_error(c, rq, 400, "malformed form body");
     const char *tok = sl_http_query_get(args, n, "token");
-    if (!tok || !ct_equal(tok, srv->conf.token)) return reply_error(c, rq, 401, "wrong token");
+    bool ok = tok && ct_equal(tok, srv->conf.token);
+    char sid[65];
+    int64_t now = sl_mono_ms();
+    pthread_mutex_lock(&srv->lock);
+    int64_t block = sl_login_note(srv->fails, SL_LOGIN_FAILS_MAX, addr, alen, ok, now);
+    int made = ok ? sl_session_new(srv->sessions, SL_SESSIONS_MAX, srv->conf.session_ttl_ms, now, sid) : 0;
+    pthread_mutex_unlock(&srv->lock);
+    if (!ok) {
+        if (block) {
+            char ip[INET6_ADDRSTRLEN] = "?";
+            if (alen) inet_ntop(alen == 4 ? AF_INET : AF_INET6, addr, ip, sizeof ip);
+            sl_warn("serve: /login: too many wrong tokens from %s: its next attempt in %lld s", ip,
+                    (long long)((block + 999) / 1000));
+        }
+        return reply_error(c, rq, 401, "wrong token");
+    }
+    if (made != 0) return reply_error(c, rq, 500, "cannot make a session (no system randomness)");
     const char *next = sl_http_query_get(args, n, "next");
     /* only a local path: never an open redirect */
     if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strpbrk(next, "\r\n"))
         next = "/";
-    char cookie[160];
-    snprintf(cookie, sizeof cookie, "sluice_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000",
-             srv->session);
+    char cookie[200];
+    snprintf(cookie, sizeof cookie, "sluice_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", sid,
+             (long long)(srv->conf.session_ttl_ms / 1000));
     const char *const h[] = {"Set-Cookie", cookie, "Location", next, NULL};
     sl_buf_t b = SL_BUF_INIT;
     sl_buf_puts(&b, "{\"status\":\"ok\"}");
+    enum MHD_Result r = reply_h(c, rq, 303, "application/json", &b, h);
+    sl_buf_free(&b);
+    return r;
+}
+
+/* POST /logout: the presented session ends at once (the cookie is also cleared). */
+static enum MHD_Result do_logout(struct MHD_Connection *c, sl_serve_req_t *rq) {
+    sl_server_t *srv = rq->srv;
+    const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "sluice_session");
+    if (cookie) {
+        pthread_mutex_lock(&srv->lock);
+        sl_session_end(srv->sessions, SL_SESSIONS_MAX, cookie);
+        pthread_mutex_unlock(&srv->lock);
+    }
+    const char *const h[] = {"Set-Cookie", "sluice_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                             "Location", "/login", NULL};
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_puts(&b, "{\"status\":\"signed out\"}");
     enum MHD_Result r = reply_h(c, rq, 303, "application/json", &b, h);
     sl_buf_free(&b);
     return r;
@@ -370,10 +730,8 @@ static enum MHD_Result do_ingest(struct MHD_Connection *c, sl_serve_req_t *rq) {
     if (sl_http_ingest_parse(rq->body.data ? rq->body.data : "", rq->body.len, kind, &batch, &jerr) != 0) {
         sl_batch_free(&batch);
         sl_buf_t b = SL_BUF_INIT;
-        char msg[200];
-        snprintf(msg, sizeof msg, "malformed JSON: %s", jerr.reason);
-        sl_buf_puts(&b, "{\"error\":");
-        sl_json_write_string(&b, msg, strlen(msg));
+        sl_buf_puts(&b, "{\"error\":");  /* the parser's message names the line or element */
+        sl_json_write_string(&b, jerr.reason, strnlen(jerr.reason, sizeof jerr.reason));
         sl_buf_printf(&b, ",\"offset\":%zu}", jerr.offset);
         return reply_json(c, rq, 400, &b);
     }
@@ -448,7 +806,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
         if (get) {
             sl_buf_t b = SL_BUF_INIT;
             sl_buf_puts(&b, login_form);
-            enum MHD_Result r = reply_h(c, rq, 200, "text/html; charset=utf-8", &b, NULL);
+            const char *const h[] = {"Content-Security-Policy", csp_login, "X-Frame-Options", "DENY", NULL};
+            enum MHD_Result r = reply_h(c, rq, 200, "text/html; charset=utf-8", &b, h);
             sl_buf_free(&b);
             return r;
         }
@@ -457,6 +816,12 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
         if (sl_http_content_kind(ct) != SL_CT_FORM)
             return reply_error(c, rq, 415, "Content-Type must be application/x-www-form-urlencoded");
         rq->limit = 4096;
+    } else if (path_is(uri, plen, "/logout")) {
+        rq->route = R_LOGOUT;
+        rq->label = "/logout";
+        if (!srv->conf.token) return reply_error(c, rq, 404, "no token is configured: nothing to sign out of");
+        if (!post) return reply_405(c, rq, "POST");
+        return do_logout(c, rq);
     } else if (path_is(uri, plen, "/ready")) {
         rq->route = R_READY;
         rq->label = "/ready";
@@ -487,6 +852,9 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
     } else {
         return reply_error(c, rq, 404, "no such route");
     }
+    sl_serve_conn_t *conn = conn_of(c);
+    if (conn && conn->over && rq->route != R_HEALTH && rq->route != R_READY)
+        return reply_busy(c, rq);  /* a body is read and dropped first: the client sees the 503 */
     if (rq->route == R_INGEST || rq->route == R_LOGIN) {
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -537,6 +905,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
         if (asset->etag) MHD_add_response_header(resp, "ETag", asset->etag);
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        if (strncmp(asset->content_type, "text/html", 9) == 0)
+            MHD_add_response_header(resp, "Content-Security-Policy", csp_pages);
         return settle(rq, 200, resp);
     }
     case R_ALERTS:
@@ -618,6 +988,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    conn_expect_request(rq->srv, conn_of(c), false);  /* received whole: answering now */
     if (!rq->responded) {
         if (rq->too_big) reply_error(c, rq, 413, "request body too large");
         else if (rq->route == R_INGEST) do_ingest(c, rq);
@@ -646,6 +1017,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     sl_server_t *srv = cls;
     sl_serve_req_t *rq = *con_cls;
+    conn_expect_request(srv, conn_of(c), true);  /* keep-alive: the next request's clock */
     if (!rq) return;
     *con_cls = NULL;
     if (rq->started && !rq->streaming) atomic_fetch_sub(&srv->inflight, 1);
@@ -676,12 +1048,20 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    if (strstr(msg, "connection limit")) {
+        /* past max_connections (or half of it from one address): closed unanswered */
+        sl_metric_add(sl_metric_counter("sluice_http_connections_refused_total",
+                                        "Connections closed unanswered at accept: past serve.max_connections, "
+                                        "or past half of it from one address.",
+                                        NULL),
+                      1);
+    }
     sl_debug("serve: %s", msg);
 }
 
 /* ---------------------------------------------------------------- start/stop */
 
-static const char *const reserved[] = {"/health", "/ready", "/metrics", "/login", "/api", NULL};
+static const char *const reserved[] = {"/health", "/ready", "/metrics", "/login", "/logout", "/api", NULL};
 
 static int collect_eps(sl_server_t *srv, sl_error_t *err) {
     const sl_pipeline_t *p = srv->pipe;
@@ -733,7 +1113,27 @@ int sl_serve_start(const sl_pipeline_t *p, sl_error_t *err) {
         free(srv);
         return SL_CONFIG;
     }
-    if (srv->conf.token) session_of(srv->conf.token, srv->session);
+    /* a connection is a socket and a thread: make room under the process's fd limit */
+    struct rlimit rl;
+    rlim_t want = (rlim_t)srv->conf.max_conns + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+            int64_t fit = (int64_t)rl.rlim_cur > 16 + 256 ? (int64_t)rl.rlim_cur - 256 : 16;
+            sl_warn("serve: max_connections %lld lowered to %lld by the open-files limit (ulimit -n %llu)",
+                    (long long)srv->conf.max_conns, (long long)fit, (unsigned long long)rl.rlim_cur);
+            srv->conf.max_conns = fit;
+        }
+    }
+    srv->soft_max = (int)(srv->conf.max_conns - srv->conf.max_conns / 8);
+    unsigned per_ip = (unsigned)(srv->conf.max_conns / 2);  /* one address never fills the server */
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->wake, &ca);
+    pthread_condattr_destroy(&ca);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     struct sockaddr_storage ss;
@@ -771,8 +1171,10 @@ int sl_serve_start(const sl_pipeline_t *p, sl_error_t *err) {
         flags, (uint16_t)port, NULL, NULL, on_request, srv,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->conf.max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20),
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         sa ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, sa,
@@ -781,12 +1183,16 @@ int sl_serve_start(const sl_pipeline_t *p, sl_error_t *err) {
         int e = errno;
         sl_error_set(err, SL_IO, "cannot listen on %s: %s", srv->conf.listen,
                      e ? strerror(e) : "address in use or not available");
+        pthread_cond_destroy(&srv->wake);
+        pthread_mutex_destroy(&srv->lock);
         sl_arena_free(&srv->arena);
         free(srv);
         return SL_IO;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : port;
+    if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0) srv->watchdog_on = true;
+    else sl_warn("serve: cannot start the request-timeout watchdog: slow clients are cut only when idle");
     server = srv;
     sl_info("serve: listening on http://%s%s%s:%d/%s%s", strchr(host, ':') ? "[" : "", *host ? host : "0.0.0.0",
             strchr(host, ':') ? "]" : "", srv->port, srv->conf.token ? " (token required)" : "",
@@ -810,8 +1216,17 @@ void sl_serve_stop(void) {
         struct timespec ts = {0, 50 * 1000000L};  /* let the last chunks go out */
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(srv->daemon);
+    MHD_stop_daemon(srv->daemon);  /* every connection CLOSED: the list is empty */
     if (ls != MHD_INVALID_SOCKET) close(ls);
+    if (srv->watchdog_on) {
+        pthread_mutex_lock(&srv->lock);
+        srv->watchdog_stop = true;
+        pthread_cond_signal(&srv->wake);
+        pthread_mutex_unlock(&srv->lock);
+        pthread_join(srv->watchdog, NULL);
+    }
+    pthread_cond_destroy(&srv->wake);
+    pthread_mutex_destroy(&srv->lock);
     server = NULL;
     sl_arena_free(&srv->arena);
     free(srv);

@@ -23,6 +23,10 @@ typedef struct sl_serve_conf {
     int64_t max_body;       /* request body limit, bytes (1 MiB) */
     int64_t timeout_ms;     /* idle connection timeout (30 s) */
     char *cors;             /* allowed origin; NULL = no CORS headers */
+    int64_t max_conns;      /* connections open at once (1024) */
+    int64_t max_conns_client; /* served connections per client address (256) */
+    int64_t request_timeout_ms; /* a whole request must arrive within this (30 s) */
+    int64_t session_ttl_ms; /* lifetime of a /login session (12 h) */
 } sl_serve_conf_t;
 
 /* The config of an `ingest` source (plugins/src_ingest); serve.c reads it from every

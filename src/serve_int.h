@@ -73,10 +73,12 @@ enum { SL_CT_OTHER, SL_CT_JSON, SL_CT_NDJSON, SL_CT_FORM };
 /* The kind of a Content-Type header value (parameters such as charset ignored). */
 int sl_http_content_kind(const char *ct);
 
-/* An ingest body -> one record per JSON value: application/json (an array = one record
- * per element, anything else = one record) or JSON lines (blank lines skipped).  All or
- * nothing: on SL_PARSE, err->offset is the byte offset of the problem in body and the
- * batch must be discarded. */
+/* An ingest body -> one record per JSON object: application/json (an object = one
+ * record, an array = one record per element) or JSON lines (blank lines skipped).  A
+ * record is a JSON object (DESIGN 2.9): a number, string, boolean, null or array where
+ * a record belongs rejects the body.  All or nothing: on SL_PARSE, err->reason is the
+ * whole human message (naming the line or array element) and err->offset the byte
+ * offset of the problem in body; the batch must be discarded. */
 int sl_http_ingest_parse(const char *body, size_t len, int kind, sl_batch_t *batch,
                          sl_json_error_t *err);
 
@@ -114,6 +116,46 @@ int sl_qplan_build(const sl_qcol_t *cols, size_t ncols, const sl_qarg_t *args, s
 void sl_qplan_free(sl_qplan_t *plan);
 /* Append s as a quoted SQL identifier ("a""b"). */
 void sl_sql_ident(sl_buf_t *out, const char *s);
+
+/* ---- the /login throttle and sessions (serve.c) ----
+ * Plain tables with the clock passed in (unit-tested with a fake one); the server
+ * keeps one of each under its lock. */
+
+typedef struct sl_login_fail {
+    unsigned char addr[16];    /* client address bytes (4 IPv4, 16 IPv6) */
+    unsigned addrlen;          /* 0 = free slot */
+    int fails;                 /* wrong tokens since the last success (forgotten after 15 min) */
+    int64_t last_ms;           /* mono ms of the last wrong token */
+    int64_t blocked_until;     /* mono ms: attempts before it are answered 429, unchecked */
+} sl_login_fail_t;
+
+#define SL_LOGIN_FAILS_MAX 256        /* addresses remembered (the least recent is dropped) */
+#define SL_LOGIN_FREE_TRIES 5         /* wrong tokens per address before the throttle */
+#define SL_LOGIN_BLOCK_MAX_MS 300000  /* 1 s, doubling per further wrong token, at most 5 min */
+#define SL_LOGIN_FORGET_MS 900000
+
+/* How long (ms) the address must wait before its next /login attempt; 0 = it may try. */
+int64_t sl_login_wait(const sl_login_fail_t *tab, size_t n, const unsigned char *addr, unsigned len,
+                      int64_t now);
+/* Note an attempt's outcome (ok clears the address).  Returns the block it started (ms),
+ * 0 when none. */
+int64_t sl_login_note(sl_login_fail_t *tab, size_t n, const unsigned char *addr, unsigned len, bool ok,
+                      int64_t now);
+
+typedef struct sl_session {
+    char id[65];               /* 64 hex digits of 32 random bytes; "" = free slot */
+    int64_t expires;           /* mono ms */
+} sl_session_t;
+
+#define SL_SESSIONS_MAX 256           /* when full, the session expiring first is dropped */
+
+/* A new session id (getrandom) into out, valid until now + ttl_ms.  0, or SL_IO when
+ * the system has no randomness (then no session is made). */
+int sl_session_new(sl_session_t *tab, size_t n, int64_t ttl_ms, int64_t now, char out[65]);
+/* True when id is a live session (compared in constant time per slot). */
+bool sl_session_valid(sl_session_t *tab, size_t n, const char *id, int64_t now);
+/* Forget id (logout).  Unknown ids are ignored. */
+void sl_session_end(sl_session_t *tab, size_t n, const char *id);
 
 /* ---- handlers (serve_query.c, serve_tail.c) ---- */
 

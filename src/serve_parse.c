@@ -336,35 +336,109 @@ int sl_http_content_kind(const char *ct) {
     return SL_CT_OTHER;
 }
 
+/* Prefix the JSON reader's reason ("line 3: malformed JSON: ..."). */
+static int malformed(sl_json_error_t *err, unsigned long line) {
+    char why[sizeof err->reason];
+    memcpy(why, err->reason, sizeof why);
+    why[sizeof why - 1] = 0;
+    int n = line ? snprintf(err->reason, sizeof err->reason, "line %lu: malformed JSON: %.80s", line, why)
+                 : snprintf(err->reason, sizeof err->reason, "malformed JSON: %.100s", why);
+    (void)n;  /* a long reason is cut, which is fine for a message */
+    return SL_PARSE;
+}
+
 static void push_value(sl_batch_t *batch, sl_value_t v, size_t bytes) {
     sl_record_t *rec = sl_batch_push(batch);
     rec->value = v;
     batch->bytes += bytes;
 }
 
+/* "a number" / "an array" / "null": what a non-object record was, for the 400. */
+static const char *kind_phrase(sl_type_t t) {
+    switch (t) {
+    case SL_T_NULL: return "null";
+    case SL_T_BOOL: return "a boolean";
+    case SL_T_INT:
+    case SL_T_DOUBLE: return "a number";
+    case SL_T_STRING: return "a string";
+    case SL_T_ARRAY: return "an array";
+    default: return "not an object";
+    }
+}
+
+/* The byte offset of element idx of the JSON array body[0..len) (which parsed whole):
+ * the error path only, so the accepted path parses once. */
+static size_t element_offset(const char *body, size_t len, uint32_t idx) {
+    sl_arena_t scratch;
+    sl_arena_init(&scratch, 4096);
+    size_t at = 0;
+    while (at < len && body[at] != '[') at++;
+    at++;
+    for (uint32_t i = 0; at < len; i++) {
+        while (at < len && (body[at] == ' ' || body[at] == '\t' || body[at] == '\r' || body[at] == '\n'))
+            at++;
+        if (i == idx) break;
+        sl_value_t v;
+        size_t used = 0;
+        sl_json_error_t e;
+        if (sl_json_parse_prefix(&scratch, body + at, len - at, &v, &used, &e) != 0) break;
+        at += used;
+        while (at < len && body[at] != ',' && body[at] != ']') at++;
+        at++;
+    }
+    sl_arena_free(&scratch);
+    return at < len ? at : len;
+}
+
+/* Reject a non-object record: one rule for every body (DESIGN 2.9). */
+static int not_object(sl_json_error_t *err, size_t offset, const char *what, sl_type_t t) {
+    err->offset = offset;
+    int n = snprintf(err->reason, sizeof err->reason, "%s is %s: a record must be a JSON object", what,
+                     kind_phrase(t));
+    (void)n;
+    return SL_PARSE;
+}
+
 int sl_http_ingest_parse(const char *body, size_t len, int kind, sl_batch_t *batch,
                          sl_json_error_t *err) {
     if (kind == SL_CT_JSON) {
         sl_value_t v;
-        if (sl_json_parse(&batch->arena, body, len, &v, err) != 0) return SL_PARSE;
+        if (sl_json_parse(&batch->arena, body, len, &v, err) != 0) return malformed(err, 0);
         if (v.type == SL_T_ARRAY) {
+            for (uint32_t i = 0; i < v.len; i++) {
+                if (v.u.a[i].type == SL_T_OBJECT) continue;
+                char what[64];
+                snprintf(what, sizeof what, "element %lu of the array (from 0)", (unsigned long)i);
+                return not_object(err, element_offset(body, len, i), what, v.u.a[i].type);
+            }
             for (uint32_t i = 0; i < v.len; i++) push_value(batch, v.u.a[i], v.len ? len / v.len : 0);
-        } else {
+        } else if (v.type == SL_T_OBJECT) {
             push_value(batch, v, len);
+        } else {
+            size_t ws = 0;
+            while (ws < len && (body[ws] == ' ' || body[ws] == '\t' || body[ws] == '\r' || body[ws] == '\n')) ws++;
+            return not_object(err, ws, "the body (neither an object nor an array of objects)", v.type);
         }
         return 0;
     }
     size_t at = 0;
+    unsigned long line = 0;
     while (at < len) {
         const char *nl = memchr(body + at, '\n', len - at);
         size_t end = nl ? (size_t)(nl - body) : len;
         size_t ws = at;
+        line++;
         while (ws < end && (body[ws] == ' ' || body[ws] == '\t' || body[ws] == '\r')) ws++;
         if (ws < end) {
             sl_value_t v;
             if (sl_json_parse(&batch->arena, body + at, end - at, &v, err) != 0) {
                 err->offset += at;
-                return SL_PARSE;
+                return malformed(err, line);
+            }
+            if (v.type != SL_T_OBJECT) {
+                char what[32];
+                snprintf(what, sizeof what, "line %lu", line);
+                return not_object(err, ws, what, v.type);
             }
             push_value(batch, v, end - at);
         }

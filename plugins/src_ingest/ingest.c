@@ -41,7 +41,7 @@ static int ingest_init(sl_source_t *src, sl_init_ctx_t *ctx) {
                      ctx->what, c->path);
         return -1;
     }
-    static const char *const reserved[] = {"/health", "/ready", "/metrics", "/login", "/api", NULL};
+    static const char *const reserved[] = {"/health", "/ready", "/metrics", "/login", "/logout", "/api", NULL};
     for (size_t i = 0; c->path && reserved[i]; i++) {
         size_t rl = strlen(reserved[i]);
         if (strncmp(c->path, reserved[i], rl) == 0 && (c->path[rl] == 0 || c->path[rl] == '/')) {

@@ -7,7 +7,8 @@
  *  - the plan's SQL text only ever holds the fixed keywords, '?' and quoted names of
  *    the known columns: no byte of a value reaches SQL;
  *  - every bind count matches the '?'s; limit <= 10,000;
- *  - an ingest body that fails to parse reports an offset inside the body.
+ *  - an ingest body that fails to parse reports an offset inside the body and a reason;
+ *  - every record of an accepted ingest body is a JSON object (DESIGN 2.9).
  *
  * make build-fuzz/fuzz_http_query && build-fuzz/fuzz_http_query tests/fuzz/corpus/fuzz_http_query */
 #include <stdint.h>
@@ -111,7 +112,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         sl_batch_init(&batch);
         sl_json_error_t err;
         memset(&err, 0, sizeof err);
-        if (sl_http_ingest_parse(body, blen, kind, &batch, &err) != 0) FUZZ_ASSERT(err.offset <= blen);
+        if (sl_http_ingest_parse(body, blen, kind, &batch, &err) != 0) {
+            FUZZ_ASSERT(err.offset <= blen);
+            FUZZ_ASSERT(err.reason[0] != 0);
+        } else {
+            for (size_t i = 0; i < batch.n; i++) FUZZ_ASSERT(batch.recs[i].value.type == SL_T_OBJECT);
+        }
         sl_batch_free(&batch);
     }
     sl_arena_free(&arena);

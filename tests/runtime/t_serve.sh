@@ -86,6 +86,17 @@ eq "malformed json lines -> 400" "$(req -X POST -H 'Content-Type: application/js
 eq "400 names the byte offset" "$(jq_py 'd["offset"]')" 19
 eq "malformed array -> 400" "$(req -X POST -H "$J" --data '[{"id":80},{"id":' "$BASE/ingest/solar")" 400
 eq "400 offset at the end" "$(jq_py 'd["offset"], "error" in d')" "17 True"
+# a record is a JSON object (DESIGN 2.9): a scalar, null or array where a record belongs
+# rejects the whole body with 400 naming it, and nothing of that body is appended
+eq "number in an array -> 400" "$(req -X POST -H "$J" --data '[{"id":100,"cls":"NO"},5,{"id":101,"cls":"NO"}]' "$BASE/ingest/solar")" 400
+eq "  ... names the element" "$(jq_py 'd["error"], d["offset"]')" "element 1 of the array (from 0) is a number: a record must be a JSON object 23"
+eq "string in an array -> 400" "$(req -X POST -H "$J" --data '[{"id":102,"cls":"NO"},"str"]' "$BASE/ingest/solar")" 400
+eq "null in an array -> 400" "$(req -X POST -H "$J" --data '[{"id":103,"cls":"NO"},null]' "$BASE/ingest/solar")" 400
+eq "  ... names it" "$(jq_py 'd["error"]')" "element 1 of the array (from 0) is null: a record must be a JSON object"
+eq "a bare number -> 400" "$(req -X POST -H "$J" --data '5' "$BASE/ingest/solar")" 400
+printf '{"id":104,"cls":"NO"}\n"str"\n{"id":105,"cls":"NO"}\n' > "$WORK/scalar.jsonl"
+eq "string line in JSON lines -> 400" "$(req -X POST -H 'Content-Type: application/x-ndjson' --data-binary @"$WORK/scalar.jsonl" "$BASE/ingest/solar")" 400
+eq "  ... names the line" "$(jq_py 'd["error"], d["offset"]')" "line 2 is a string: a record must be a JSON object 22"
 $PY -c "print('[' + ','.join('{\"id\":%d,\"pad\":\"%s\"}' % (i, 'x'*100) for i in range(100)) + ']')" > "$WORK/big.json"
 eq "over max_bytes -> 413" "$(req -X POST -H "$J" --data-binary @"$WORK/big.json" "$BASE/ingest/solar")" 413
 grep -q '"error"' "$WORK/body"; eq "413 has a JSON error" "$?" 0
@@ -100,6 +111,7 @@ eq "unknown route -> 404 JSON" "$(req "$BASE/nope")" 404
 grep -q '"error"' "$WORK/body"; eq "404 body is a JSON error" "$?" 0
 eq "POST on /health -> 405" "$(req -X POST --data x "$BASE/health")" 405
 check "7 rows reach the sink (nothing of a rejected body)" wait_rows 7
+eq "no record of a body with a non-object was appended" "$(sq "$WORK/out.db" "select count(*) from flares where cls = 'NO'")" 0
 
 # ---- ready, pipeline, metrics
 eq "/ready 200" "$(req "$BASE/ready")" 200
@@ -120,7 +132,7 @@ out = val("sluice_job_records_out", job="store")
 assert out == int(sys.argv[2]), (out, sys.argv[2])
 assert val("sluice_source_records", source="solar") == 6, val("sluice_source_records", source="solar")
 assert val("sluice_http_requests", route="/ingest/solar", code="202") == 3
-assert val("sluice_http_requests", route="/ingest/solar", code="400") == 2
+assert val("sluice_http_requests", route="/ingest/solar", code="400") == 7
 assert val("sluice_http_requests", route="/ingest/secure", code="401") == 2
 assert val("sluice_http_requests", route="/health", code="200") >= 3
 PY
@@ -201,7 +213,7 @@ wait $CPID 2>/dev/null; eq "the tail ends on shutdown" "$?" 0
 PORT=$(free_port); BASE="http://127.0.0.1:$PORT"
 cat > "$WORK/t.yaml" <<YAML
 data_dir: $WORK/data2
-serve: { listen: "127.0.0.1:$PORT", token: tok3n, cors: "https://dash.example" }
+serve: { listen: "127.0.0.1:$PORT", token: tok3n, cors: "https://dash.example", session_ttl: 1h }
 sources:
   g: { generate: { count: 3, template: { n: "meta.seq" } }, to: nums }
 jobs:
@@ -223,9 +235,52 @@ COOKIE=$(grep -i '^Set-Cookie:' "$WORK/hdr" | sed 's/^[^:]*: *//; s/;.*//')
 eq "cookie opens the API" "$(req -b "$COOKIE" "$BASE/api/pipeline")" 200
 grep -qi '^Access-Control-Allow-Origin: https://dash.example' "$WORK/hdr"; eq "CORS header when configured" "$?" 0
 eq "CORS preflight -> 204" "$(req -X OPTIONS "$BASE/api/tables")" 204
+
+# ---- sessions (issue 12: the cookie was a fixed SHA-1 of the token, same on every
+# login, never expiring, not revocable), CSP as a header, the /login throttle
+echo "$COOKIE" | grep -Eq '^sluice_session=[0-9a-f]{64}$'; eq "session cookie is a 64-hex id" "$?" 0
+grep -i '^Set-Cookie:' "$WORK/hdr" >/dev/null
+eq "second login -> 303" "$(req -X POST --data 'token=tok3n' "$BASE/login")" 303
+grep -i '^Set-Cookie:' "$WORK/hdr" | grep -q 'Max-Age=3600'; eq "cookie lives session_ttl (Max-Age=3600)" "$?" 0
+COOKIE2=$(grep -i '^Set-Cookie:' "$WORK/hdr" | sed 's/^[^:]*: *//; s/;.*//')
+check "every login gets another random id" test "$COOKIE" != "$COOKIE2"
+OLD=$(printf 'sluice-session\ntok3n' | sha1sum | cut -c1-40)
+eq "the old fixed cookie (SHA-1 of the token) opens nothing" "$(req -b "sluice_session=$OLD" "$BASE/api/pipeline")" 401
+eq "POST /logout -> 303" "$(req -X POST -b "$COOKIE" "$BASE/logout")" 303
+grep -i '^Set-Cookie:' "$WORK/hdr" | grep -q 'Max-Age=0'; eq "logout clears the cookie" "$?" 0
+eq "a logged-out session opens nothing" "$(req -b "$COOKIE" "$BASE/api/pipeline")" 401
+eq "  ... while another session still works" "$(req -b "$COOKIE2" "$BASE/api/pipeline")" 200
+eq "GET /logout -> 405" "$(req "$BASE/logout")" 405
+eq "dashboard page with the session -> 200" "$(req -b "$COOKIE2" "$BASE/")" 200
+grep -i '^Content-Security-Policy:' "$WORK/hdr" | grep -q "script-src 'self'.*frame-ancestors 'none'"
+eq "dashboard page: Content-Security-Policy header" "$?" 0
+req "$BASE/login" >/dev/null
+grep -qi '^Content-Security-Policy:' "$WORK/hdr"; eq "sign-in form: Content-Security-Policy header" "$?" 0
+$PY - "$PORT" > "$WORK/guess.out" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+counts = {}
+for i in range(300):
+    c.request("POST", "/login", body="token=guess%d" % i,
+              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = c.getresponse()
+    r.read()
+    k = str(r.status) + ("" if r.status != 429 or r.getheader("Retry-After") else "-no-retry-after")
+    counts[k] = counts.get(k, 0) + 1
+print(counts.get("401", 0), counts.get("429", 0), sum(counts.values()))
+PY
+read -r G401 G429 GALL < "$WORK/guess.out"
+eq "300 wrong guesses: every one answered 401 or 429 with Retry-After" "$((G401 + G429)) $GALL" "300 300"
+check "300 wrong guesses: at most 12 were checked ($G401), the rest 429" test "$G401" -ge 5 -a "$G401" -le 12
+eq "the right token from 127.0.0.2 is not throttled" "$(req --interface 127.0.0.2 -X POST --data 'token=tok3n' "$BASE/login")" 303
+req "$BASE/metrics" -b "$COOKIE2" >/dev/null
+check "/metrics counts throttled attempts" test "$(awk '$1 == "sluice_http_login_throttled_total" { print int($2) }' "$WORK/body")" -ge 288
+stop_sluice
+check "token server comes up again" start_sluice "$WORK/t.yaml"
+eq "a restart ends every session" "$(req -b "$COOKIE2" "$BASE/api/pipeline")" 401
 stop_sluice
 PORT=$(free_port); BASE="http://127.0.0.1:$PORT"
-sed -i "s/127.0.0.1:[0-9]*\", token: tok3n, cors: \"https:\/\/dash.example\"/127.0.0.1:$PORT\"/" "$WORK/t.yaml"
+sed -i "s/127.0.0.1:[0-9]*\", token: tok3n, cors: \"https:\/\/dash.example\", session_ttl: 1h/127.0.0.1:$PORT\"/" "$WORK/t.yaml"
 check "server without cors comes up" start_sluice "$WORK/t.yaml"
 req "$BASE/health" >/dev/null
 ! grep -qi '^Access-Control' "$WORK/hdr"; eq "no CORS headers by default" "$?" 0

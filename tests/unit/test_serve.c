@@ -154,8 +154,11 @@ TEST(ingest_bodies) {
     CHECK_INT(sl_http_ingest_parse("{\"a\":1}", 7, SL_CT_JSON, &b, &e), 0);
     CHECK_INT(b.n, 1);
     sl_batch_reset(&b);
-    CHECK_INT(sl_http_ingest_parse("[{\"a\":1},{\"a\":2},3]", 19, SL_CT_JSON, &b, &e), 0);
+    CHECK_INT(sl_http_ingest_parse("[{\"a\":1},{\"a\":2},{}]", 20, SL_CT_JSON, &b, &e), 0);
     CHECK_INT(b.n, 3);
+    sl_batch_reset(&b);
+    CHECK_INT(sl_http_ingest_parse("[]", 2, SL_CT_JSON, &b, &e), 0);
+    CHECK_INT(b.n, 0);
     sl_batch_reset(&b);
     const char *nd = "{\"a\":1}\n\n  \r\n{\"a\":2}\r\n{\"a\":3}";
     CHECK_INT(sl_http_ingest_parse(nd, strlen(nd), SL_CT_NDJSON, &b, &e), 0);
@@ -167,6 +170,42 @@ TEST(ingest_bodies) {
     sl_batch_reset(&b);
     CHECK_INT(sl_http_ingest_parse("[1,", 3, SL_CT_JSON, &b, &e), SL_PARSE);
     CHECK_INT(e.offset, 3);
+    CHECK(strncmp(e.reason, "malformed JSON: ", 16) == 0);
+    sl_batch_free(&b);
+}
+
+/* DESIGN 2.9: a record is a JSON object; anything else rejects the whole body, naming
+ * the element or line (issue 12: 5, "str" and null were accepted, null vanished). */
+TEST(ingest_rejects_non_objects) {
+    sl_batch_t b;
+    sl_json_error_t e;
+    sl_batch_init(&b);
+    static const struct { const char *body; int kind; size_t offset; const char *reason; } bad[] = {
+        {"[{\"a\":1}, 5, {\"a\":2}]", SL_CT_JSON, 10,
+         "element 1 of the array (from 0) is a number: a record must be a JSON object"},
+        {"[{\"a\":1},\"str\"]", SL_CT_JSON, 9,
+         "element 1 of the array (from 0) is a string: a record must be a JSON object"},
+        {"[{\"a\":1},{\"b\":[1,2]},\n null ]", SL_CT_JSON, 23,
+         "element 2 of the array (from 0) is null: a record must be a JSON object"},
+        {"[[{\"a\":1}]]", SL_CT_JSON, 1, "element 0 of the array (from 0) is an array: a record must be a JSON object"},
+        {"  true", SL_CT_JSON, 2,
+         "the body (neither an object nor an array of objects) is a boolean: a record must be a JSON object"},
+        {"null", SL_CT_JSON, 0,
+         "the body (neither an object nor an array of objects) is null: a record must be a JSON object"},
+        {"{\"a\":1}\n\n  null\n{\"a\":2}\n", SL_CT_NDJSON, 11, "line 3 is null: a record must be a JSON object"},
+        {"{\"a\":1}\n[{\"a\":2}]\n", SL_CT_NDJSON, 8, "line 2 is an array: a record must be a JSON object"},
+        {"7", SL_CT_NDJSON, 0, "line 1 is a number: a record must be a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sl_batch_reset(&b);
+        memset(&e, 0, sizeof e);
+        CHECK_INT(sl_http_ingest_parse(bad[i].body, strlen(bad[i].body), bad[i].kind, &b, &e), SL_PARSE);
+        CHECK_INT(e.offset, bad[i].offset);
+        CHECK_STR(e.reason, bad[i].reason);
+    }
+    sl_batch_reset(&b);
+    CHECK_INT(sl_http_ingest_parse("{\"a\":1}\n{\"a\":}\n", 16, SL_CT_NDJSON, &b, &e), SL_PARSE);
+    CHECK(strncmp(e.reason, "line 2: malformed JSON: ", 24) == 0);
     sl_batch_free(&b);
 }
 
@@ -281,4 +320,98 @@ TEST(serve_block_defaults_and_token_rule) {
     CHECK_INT(serve_block("serve: { lisen: 1 }\n", &d), 1);
     sl_diags_free(&d);
     sl_arena_free(&A);
+}
+
+/* Issue 12: limits against slow and greedy clients, with defaults and bounds. */
+TEST(serve_block_connection_limits) {
+    sl_diags_t d = {0};
+    sl_conf_t conf;
+    CHECK_INT(sl_conf_load_string(&conf, "t.yaml", "serve: {}\n", 10, &d), 0);
+    sl_serve_conf_t sc;
+    arena_fresh();
+    CHECK_INT(sl_serve_conf_parse(sl_cnode_get(conf.root, "serve"), &A, &sc, &d), 0);
+    CHECK_INT(sc.max_conns, 1024);
+    CHECK_INT(sc.max_conns_client, 256);
+    CHECK_INT(sc.request_timeout_ms, 30000);
+    CHECK_INT(sc.session_ttl_ms, 12 * 3600 * 1000);
+    sl_conf_free(&conf);
+    CHECK_INT(serve_block("serve: { max_connections: 8 }\n", &d), 1);
+    CHECK(strstr(d.items[0].msg, "'max_connections' of 'serve' must be 16..60000") != NULL);
+    CHECK_INT(serve_block("serve: { max_connections_per_client: 0 }\n", &d), 1);
+    CHECK_INT(serve_block("serve: { request_timeout: 10ms }\n", &d), 1);
+    CHECK_INT(serve_block("serve: { session_ttl: 500ms }\n", &d), 1);
+    CHECK_INT(serve_block("serve: { max_connections: 64, max_connections_per_client: 4, request_timeout: 5s, "
+                          "session_ttl: 1h }\n", &d), 0);
+    sl_diags_free(&d);
+    sl_arena_free(&A);
+}
+
+/* Issue 12: 300 wrong /login guesses took 0.04 s.  After SL_LOGIN_FREE_TRIES wrong
+ * tokens an address waits 1 s, doubling per further wrong token (at most 5 min), and is
+ * not checked meanwhile; a right token clears it; other addresses are untouched. */
+TEST(login_throttle) {
+    static sl_login_fail_t tab[4];
+    memset(tab, 0, sizeof tab);
+    const unsigned char a[4] = {127, 0, 0, 1}, b[4] = {127, 0, 0, 2};
+    int64_t t = 1000000;
+    for (int i = 0; i < SL_LOGIN_FREE_TRIES - 1; i++) {
+        CHECK_INT(sl_login_wait(tab, 4, a, 4, t), 0);
+        CHECK_INT(sl_login_note(tab, 4, a, 4, false, t), 0);
+    }
+    CHECK_INT(sl_login_note(tab, 4, a, 4, false, t), 1000);
+    CHECK_INT(sl_login_wait(tab, 4, a, 4, t), 1000);
+    CHECK_INT(sl_login_wait(tab, 4, a, 4, t + 999), 1);
+    CHECK_INT(sl_login_wait(tab, 4, b, 4, t), 0);
+    CHECK_INT(sl_login_wait(tab, 4, a, 4, t + 1000), 0);
+    CHECK_INT(sl_login_note(tab, 4, a, 4, false, t + 1000), 2000);
+    CHECK_INT(sl_login_note(tab, 4, a, 4, false, t + 3000), 4000);
+    int64_t block = 0;
+    for (int i = 0; i < 40; i++) block = sl_login_note(tab, 4, a, 4, false, t + 10000);
+    CHECK_INT(block, SL_LOGIN_BLOCK_MAX_MS);
+    CHECK_INT(sl_login_note(tab, 4, a, 4, true, t + 400000), 0);
+    CHECK_INT(sl_login_wait(tab, 4, a, 4, t + 400000), 0);
+    CHECK_INT(sl_login_note(tab, 4, a, 4, false, t + 400000), 0);  /* counting afresh */
+    /* failures are forgotten after a quiet quarter of an hour */
+    for (int i = 0; i < SL_LOGIN_FREE_TRIES - 2; i++) sl_login_note(tab, 4, b, 4, false, t);
+    CHECK_INT(sl_login_note(tab, 4, b, 4, false, t + SL_LOGIN_FORGET_MS + 1), 0);
+    /* a full table drops the least recent address, never fails */
+    for (unsigned char k = 10; k < 20; k++) {
+        const unsigned char c[4] = {10, 0, 0, k};
+        sl_login_note(tab, 4, c, 4, false, t + 500000 + k);
+    }
+    const unsigned char last[4] = {10, 0, 0, 19};
+    CHECK_INT(sl_login_wait(tab, 4, last, 4, t), 0);
+    int used = 0;
+    for (int i = 0; i < 4; i++) used += tab[i].addrlen == 4 && tab[i].addr[3] == 19;
+    CHECK_INT(used, 1);
+}
+
+/* Issue 12: the session cookie was a fixed SHA-1 of the token.  Now a random id per
+ * login, with an expiry, ended by logout (and by restart: the table is in memory). */
+TEST(sessions) {
+    static sl_session_t tab[3];
+    memset(tab, 0, sizeof tab);
+    char s1[65], s2[65];
+    CHECK_INT(sl_session_new(tab, 3, 60000, 1000, s1), 0);
+    CHECK_INT(sl_session_new(tab, 3, 60000, 1000, s2), 0);
+    CHECK_INT(strlen(s1), 64);
+    CHECK(strspn(s1, "0123456789abcdef") == 64);
+    CHECK(strcmp(s1, s2) != 0);
+    CHECK(sl_session_valid(tab, 3, s1, 1000));
+    CHECK(sl_session_valid(tab, 3, s2, 60999));
+    CHECK(!sl_session_valid(tab, 3, s2, 61000));   /* expired ... */
+    CHECK(!sl_session_valid(tab, 3, s2, 1000));    /* ... and forgotten */
+    char forged[65];
+    memcpy(forged, s1, 65);
+    forged[63] = forged[63] == '0' ? '1' : '0';
+    CHECK(!sl_session_valid(tab, 3, forged, 1000));
+    CHECK(!sl_session_valid(tab, 3, "", 1000));
+    CHECK(!sl_session_valid(tab, 3, NULL, 1000));
+    sl_session_end(tab, 3, s1);
+    CHECK(!sl_session_valid(tab, 3, s1, 1000));
+    /* full: the session expiring first makes room */
+    char k[4][65];
+    for (int i = 0; i < 4; i++) CHECK_INT(sl_session_new(tab, 3, 1000 * (i + 1), 5000, k[i]), 0);
+    CHECK(!sl_session_valid(tab, 3, k[0], 5000));
+    for (int i = 1; i < 4; i++) CHECK(sl_session_valid(tab, 3, k[i], 5000));
 }

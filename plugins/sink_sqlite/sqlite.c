@@ -4,7 +4,13 @@
  *
  * Values are always bound as parameters; identifiers are checked ([A-Za-z_][A-Za-z0-9_]*)
  * and quoted.  Column types: text int bigint double float real bool timestamp json
- * (timestamp: epoch ms are stored as ISO-8601 text "2024-01-01T00:00:00.000Z"). */
+ * (timestamp: epoch ms are stored as ISO-8601 text "2024-01-01T00:00:00.000Z").
+ *
+ * A declared type means what it means in the PostgreSQL and MariaDB sinks, not what
+ * SQLite's type affinity would accept: every value passes sl_sql_value_fit() (int is
+ * 32 bits, bigint 64; "x4", 2.5 or 1e20 in an integer column is a rejected row with its
+ * reason, dead-lettered) and is stored as the checked value (an int as INTEGER, a
+ * float as REAL, a bool as 1/0). */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +37,8 @@ static const sl_config_map_t sq_map[] = {
     {"key", SL_CFG_STRLIST, NULL, 0, offsetof(sq_conf_t, key), NULL,
      "columns that identify a row: upsert by them (none = append)"},
     {"columns", SL_CFG_NODE, NULL, 0, offsetof(sq_conf_t, columns), NULL,
-     "mapping of column: type (text int bigint double float real bool timestamp json); default: inferred from the first record"},
+     "mapping of column: type (text int bigint double float real bool timestamp json), checked as in every SQL sink "
+     "(a value that does not fit is a rejected row); default: inferred from the first record"},
     {"synchronous", SL_CFG_ENUM, "normal", 0, offsetof(sq_conf_t, synchronous), "normal|full|off",
      "SQLite's synchronous pragma (WAL + normal survives a process crash)"},
     {"busy_timeout", SL_CFG_DURATION, "5s", 0, offsetof(sq_conf_t, busy_timeout_ms), NULL,
@@ -262,10 +269,20 @@ static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
             continue;
         }
         sqlite3_reset(st->insert);
-        for (size_t k = 0; k < st->cols.n; k++) {
-            const sl_value_t *v = sl_value_get(&rec->value, st->cols.v[k].field, strlen(st->cols.v[k].field));
-            bind_value(st->insert, (int)k + 1, st->cols.v[k].kind, v ? *v : sl_null(), &tmp);
+        char why[300];
+        bool fits = true;
+        for (size_t k = 0; k < st->cols.n && fits; k++) {
+            const sl_sql_column_t *col = &st->cols.v[k];
+            const sl_value_t *v = sl_value_get(&rec->value, col->field, strlen(col->field));
+            sl_value_t as;
+            if (sl_sql_value_fit(col, v ? *v : sl_null(), &as, why, sizeof why))
+                bind_value(st->insert, (int)k + 1, col->kind, as, &tmp);
+            else {
+                sl_sink_reject(sink, rec, "column '%s': %s", col->name, why);
+                fits = false;
+            }
         }
+        if (!fits) continue;
         int s = sqlite3_step(st->insert);
         if (s == SQLITE_DONE) continue;
         if (s == SQLITE_CONSTRAINT || s == SQLITE_MISMATCH || s == SQLITE_TOOBIG || s == SQLITE_RANGE)

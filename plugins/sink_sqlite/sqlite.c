@@ -10,7 +10,10 @@
  * SQLite's type affinity would accept: every value passes sl_sql_value_fit() (int is
  * 32 bits, bigint 64; "x4", 2.5 or 1e20 in an integer column is a rejected row with its
  * reason, dead-lettered) and is stored as the checked value (an int as INTEGER, a
- * float as REAL, a bool as 1/0). */
+ * float as REAL, a bool as 1/0).
+ *
+ * Rejected rows are collected during the transaction and sent to the DLQ only after
+ * COMMIT succeeded: a write that fails and is retried reports them once. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,7 @@ typedef struct sq_state {
     sqlite3 *db;
     sqlite3_stmt *insert, *offsets;
     bool ready;      /* table checked/created */
+    sl_sql_rejects_t rej;   /* rows rejected by this write, reported after COMMIT */
 } sq_state_t;
 
 static const sl_sql_type_t types[] = {
@@ -253,21 +257,15 @@ static void bind_value(sqlite3_stmt *s, int i, int type, sl_value_t v, sl_buf_t 
 
 static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
     sq_state_t *st = sink->state;
+    sl_sql_rejects_clear(&st->rej);
     int rc = exec_sql(st, "BEGIN IMMEDIATE", err);
     if (rc) return rc == SL_FATAL ? SL_RETRY : rc;
     rc = prepare_table(sink, batch, err);
     sl_buf_t tmp = SL_BUF_INIT;
     for (size_t i = 0; i < batch->n && rc == 0; i++) {
         const sl_record_t *rec = &batch->recs[i];
-        if (rec->value.type == SL_T_NULL) continue;
-        if (rec->value.type != SL_T_OBJECT) {
-            sl_sink_reject(sink, rec, "a row needs an object, got %s", sl_type_name((sl_type_t)rec->value.type));
-            continue;
-        }
-        if (!st->insert) {
-            sl_sink_reject(sink, rec, "no columns to write");
-            continue;
-        }
+        static const sl_offsets_t held_none;   /* SQLite never holds part of a batch */
+        if (!sl_sql_row_wanted(&held_none, &st->rej, rec, i, st->insert ? st->cols.n : 0)) continue;
         sqlite3_reset(st->insert);
         char why[300];
         bool fits = true;
@@ -278,16 +276,20 @@ static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
             if (sl_sql_value_fit(col, v ? *v : sl_null(), &as, why, sizeof why))
                 bind_value(st->insert, (int)k + 1, col->kind, as, &tmp);
             else {
-                sl_sink_reject(sink, rec, "column '%s': %s", col->name, why);
+                char m[400];
+                snprintf(m, sizeof m, "column '%s': %s", col->name, why);
+                sl_sql_rejects_add(&st->rej, i, m);
                 fits = false;
             }
         }
         if (!fits) continue;
         int s = sqlite3_step(st->insert);
         if (s == SQLITE_DONE) continue;
-        if (s == SQLITE_CONSTRAINT || s == SQLITE_MISMATCH || s == SQLITE_TOOBIG || s == SQLITE_RANGE)
-            sl_sink_reject(sink, rec, "sqlite rejected the row: %s", sqlite3_errmsg(st->db));
-        else
+        if (s == SQLITE_CONSTRAINT || s == SQLITE_MISMATCH || s == SQLITE_TOOBIG || s == SQLITE_RANGE) {
+            char m[600];
+            snprintf(m, sizeof m, "sqlite rejected the row: %s", sqlite3_errmsg(st->db));
+            sl_sql_rejects_add(&st->rej, i, m);
+        } else
             rc = sq_fail(st, err, SL_RETRY, "inserting a row");
     }
     sl_buf_free(&tmp);
@@ -305,10 +307,15 @@ static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     if (rc != 0) {
         sl_error_t ignore;
         exec_sql(st, "ROLLBACK", &ignore);
-        if (st->cols.inferred) st->ready = false;  /* columns may not exist after rollback */
+        /* the table (declared or inferred) and added columns may have been created by
+         * this transaction: after the rollback they are gone, so check them again */
+        st->ready = false;
         if (rc == SL_FATAL && err->msg[0] && strstr(err->msg, "locked")) rc = SL_RETRY;
+        sl_sql_rejects_clear(&st->rej);   /* the retry finds them again */
+        return rc;
     }
-    return rc;
+    sl_sql_rejects_report(&st->rej, sink, batch);   /* committed: now they are final */
+    return 0;
 }
 
 static int sq_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
@@ -357,6 +364,7 @@ static void sq_free(sl_sink_t *sink) {
     if (!st) return;
     sq_close(sink);
     sl_sql_columns_free(&st->cols);
+    sl_sql_rejects_free(&st->rej);
     free(st->group);
     free(st);
     sink->state = NULL;

@@ -228,6 +228,13 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
 }
 
 static void bind_value(sqlite3_stmt *s, int i, int type, sl_value_t v, sl_buf_t *tmp) {
+    if (type == SL_SQL_TEXT && (v.type == SL_T_INT || v.type == SL_T_DOUBLE || v.type == SL_T_BOOL)) {
+        /* as the other SQL sinks: the JSON text (SQLite's own would keep 15 digits, 1/0) */
+        sl_buf_clear(tmp);
+        sl_json_write(tmp, v);
+        sqlite3_bind_text(s, i, tmp->data, (int)tmp->len, SQLITE_TRANSIENT);
+        return;
+    }
     switch (v.type) {
     case SL_T_NULL: sqlite3_bind_null(s, i); return;
     case SL_T_BOOL: sqlite3_bind_int(s, i, v.u.b); return;

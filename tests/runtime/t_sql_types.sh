@@ -42,6 +42,6 @@ eq "stored as integers: \"42\", 5.0, \" -7 \"" \
   "integer:42 integer:5 integer:-7 "
 eq "30 digits in a double column: the nearest double; in a text column: its JSON text" \
   "$(sqlite3 "$WORK/db.sqlite" "SELECT typeof(f) || ':' || (f = 123456789012345678901234567890.0) FROM t WHERE id = 16 UNION ALL SELECT typeof(s) || ':' || s FROM t WHERE id = 22" | tr '\n' ' ')" \
-  "real:1 text:1.23456789012346e+29 "
+  "real:1 text:1.2345678901234568e+29 "
 eq "a numeric string in a double column is stored as a number" "$(sqlite3 "$WORK/db.sqlite" "SELECT typeof(f) || ':' || f FROM t WHERE id = 15")" "real:2.5"
 done_tests

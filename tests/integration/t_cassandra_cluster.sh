@@ -72,7 +72,7 @@ jobs:
           columns: { id: bigint, v: text }
 YAML
 
-# the feeder: 1000 records a second, numbered from 1, until $WORK/stop exists; then
+# the feeder: 500 records a second, numbered from 1, until $WORK/stop exists; then
 # the last id in $WORK/fed
 : > "$WORK/feed.jsonl"
 $PY3 - "$WORK" <<'PY' &
@@ -81,7 +81,7 @@ w = sys.argv[1]
 i = 0
 with open(w + "/feed.jsonl", "a") as f:
     while not os.path.exists(w + "/stop"):
-        for _ in range(100):
+        for _ in range(50):
             i += 1
             f.write('{"id": %d, "v": "r%d"}\n' % (i, i))
         f.flush()

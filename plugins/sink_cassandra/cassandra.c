@@ -34,6 +34,7 @@
 #include <sys/time.h>
 
 #include "../../src/log.h"
+#include "../../src/metrics.h"
 #include "cql/cql.h"
 #include "sluice/plugin.h"
 
@@ -160,6 +161,7 @@ typedef struct cs_state {
     size_t ntries;
     size_t nfailover;       /* requests of this write sent again elsewhere */
     char failover_why[300]; /* the first reason */
+    sl_metric_t *m_resent;
 } cs_state_t;
 
 /* ================================ config ================================ */
@@ -718,7 +720,14 @@ static int ensure_pool(sl_sink_t *sink, sl_error_t *err) {
         o.setup = cs_setup;
         o.setup_ud = sink;
         o.what = st->what;
+        sl_buf_t l = SL_BUF_INIT;
+        sl_metrics_label(&l, "job", sink->job);
+        o.metric_labels = l.data;
         st->pool = cql_pool_new(&o);
+        if (!st->m_resent)
+            st->m_resent = sl_metric_counter("sluice_cassandra_requests_resent_total",
+                                             "writes sent again on another host after a coordinator's error", l.data);
+        sl_buf_free(&l);
     }
     int rc = cql_pool_connect(st->pool, err);
     return rc < 0 ? rc : 0;
@@ -990,6 +999,7 @@ static int cs_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
         tries_reset(st, st->nsplit);
         rc = cql_pool_run(st->pool, st->nsplit, &ops, st, err);
     }
+    if (st->nfailover && st->m_resent) sl_metric_add(st->m_resent, (double)st->nfailover);
     if (st->nfailover)
         sl_warn("%s: %zu request(s) sent again on another host (first: %s)", st->what, st->nfailover,
                 st->failover_why);

@@ -3,10 +3,10 @@
 # 127.0.0.2, 127.0.0.3; keyspace with replication_factor 3, writes at QUORUM):
 #  1. a feeder appends records to a followed file while sluice writes them to the cluster
 #     through all three nodes;
-#  2. node 2 is killed with SIGKILL mid-run: sluice logs it down, and writes go on
-#     through the two others (the table keeps growing);
-#  3. node 2 is restarted on its data dir: sluice logs it back, connects to it again
-#     and writes go on;
+#  2. node 2 is killed with SIGKILL mid-run: sluice logs it down (and /metrics shows
+#     sluice_cassandra_host_up 0 for it), and writes go on through the two others;
+#  3. node 2 is restarted on its data dir: sluice logs it back (host_up 1), connects to
+#     it again and writes go on;
 #  4. the feeder stops: every record it wrote is in the table, each id exactly once
 #     (read back by id at QUORUM by an independent client, python3-cassandra).
 # Waits are bounded polls of conditions (rows in the table, lines in the log).
@@ -54,8 +54,15 @@ wait_log() {
   done
 }
 
+SPORT=$(cass_free_port)
+export SPORT
+# metric NAME: its value for node 2 at /metrics (empty when absent)
+metric() {
+  curl -s "http://127.0.0.1:$SPORT/metrics" | grep "^$1{" | grep "host=\"127.0.0.2:$P\"" | awk '{print $2}'
+}
 cat > "$WORK/cl.yaml" <<'YAML'
 data_dir: ${WORK}/data
+serve: { listen: "127.0.0.1:${SPORT}" }
 sources:
   feed: { file: { path: "${WORK}/feed.jsonl", follow: true, poll: 50ms, chunk: 200 }, to: events }
 jobs:
@@ -102,12 +109,14 @@ cass_node_kill 2
 c1=$(fed_now)
 check "node 2 down in sluice's log" wait_log "127\.0\.0\.2:$P is down" 1
 check "writes go on while node 2 is down (5,000 records fed after the kill land)" wait_id $((c1 + 5000))
+eq "/metrics: node 2 down" "$(metric sluice_cassandra_host_up) $(metric sluice_cassandra_host_down_total)" "0 1"
 check "sluice still running with node 2 down" kill -0 $spid
 
 # ---- 3. node 2 restarted ----
 cass_node_start 2
 check "node 2 back in sluice's log" wait_log "127\.0\.0\.2:$P is up again" 1
 check "sluice connected to node 2 again" wait_log "connected to 127\.0\.0\.2:$P" 2
+eq "/metrics: node 2 up again" "$(metric sluice_cassandra_host_up) $(metric sluice_cassandra_host_down_total)" "1 1"
 c2=$(fed_now)
 check "writes go on after node 2 is back (5,000 more)" wait_id $((c2 + 5000))
 

@@ -461,6 +461,9 @@ typedef struct cql_pool_opts {
     void *setup_ud;
     const char *what;            /* log prefix ("sink 'cassandra' of job 'x'"); not copied:
                                     it must outlive the pool.  NULL: "cassandra" */
+    const char *metric_labels;   /* e.g. job="x": per host, the gauge sluice_cassandra_host_up
+                                    and the counter sluice_cassandra_host_down_total with
+                                    these labels and host="h:p" (copied); NULL: none */
 } cql_pool_opts_t;
 
 /* Copies opts (strings too).  Connects lazily. */

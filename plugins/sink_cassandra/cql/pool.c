@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../../../src/log.h"
+#include "../../../src/metrics.h"
 #include "cql.h"
 
 typedef struct host {
@@ -22,6 +23,7 @@ typedef struct host {
     cql_conn_t *conn;
     int64_t next_try, backoff;
     bool up;               /* connected and set up: taking requests */
+    sl_metric_t *m_up, *m_downs;   /* NULL without opts.metric_labels */
     int64_t down_since;    /* monotonic ms when it stopped being up; 0: up or never up */
     char why[400];         /* the last failure */
     size_t *slot_req;      /* per stream: request index in flight, or SIZE_MAX */
@@ -67,7 +69,19 @@ cql_pool_t *cql_pool_new(const cql_pool_opts_t *opts) {
     p->o = *opts;
     p->n = opts->nhosts;
     p->h = calloc(p->n ? p->n : 1, sizeof *p->h);
-    for (size_t i = 0; i < p->n; i++) parse_host(&p->h[i], opts->hosts[i], opts->default_port > 0 ? opts->default_port : 9042);
+    for (size_t i = 0; i < p->n; i++) {
+        host_t *h = &p->h[i];
+        parse_host(h, opts->hosts[i], opts->default_port > 0 ? opts->default_port : 9042);
+        if (!opts->metric_labels) continue;
+        sl_buf_t l = SL_BUF_INIT;
+        sl_buf_puts(&l, opts->metric_labels);
+        sl_metrics_label(&l, "host", h->name);
+        h->m_up = sl_metric_gauge("sluice_cassandra_host_up", "1 while the sink's connection to the host is up", l.data);
+        h->m_downs = sl_metric_counter("sluice_cassandra_host_down_total",
+                                       "times the sink's connection to the host went down", l.data);
+        sl_buf_free(&l);
+    }
+    p->o.metric_labels = NULL;
     p->o.hosts = NULL;
     p->username = opts->conn.username ? strdup(opts->conn.username) : NULL;
     p->password = opts->conn.password ? strdup(opts->conn.password) : NULL;
@@ -109,6 +123,7 @@ static void host_down(cql_pool_t *p, host_t *h, const char *why) {
         host_close(h);
         h->up = false;
         h->down_since = mono_ms();
+        if (h->m_up) sl_metric_set(h->m_up, 0), sl_metric_add(h->m_downs, 1);
         sl_warn("%s: %s is down: %s (%zu of %zu hosts up)", what(p), h->name, why, cql_pool_up(p), p->n);
     }
     host_close(h);
@@ -147,11 +162,12 @@ int cql_pool_connect(cql_pool_t *p, sl_error_t *err) {
             }
         }
         if (rc == 0) {
+            h->up = true;
+            if (h->m_up) sl_metric_set(h->m_up, 1);
             if (h->down_since)
                 sl_info("%s: %s is up again after %lld ms down (%zu of %zu hosts up)", what(p), h->name,
                         (long long)(mono_ms() - h->down_since), cql_pool_up(p), p->n);
             h->down_since = 0;
-            h->up = true;
             h->backoff = 0;
             h->why[0] = 0;
             h->nslots = p->o.conn.max_streams;

@@ -1,6 +1,8 @@
 /* sql_common.c - pieces the SQL sinks share (see sql_common.h): identifiers, the
- * column list from `columns:` or from the records, timestamps as text, offsets held by
- * the database, and rejected rows. */
+ * column list from `columns:` or from the records, the one meaning of a declared
+ * column type (sl_sql_value_fit: a check of outside input, fuzzed by
+ * tests/fuzz/fuzz_sql_value.c), timestamps as text, offsets held by the database, and
+ * rejected rows. */
 #include "sql_common.h"
 
 #include <math.h>

@@ -4,7 +4,15 @@
  *
  * The pool never sleeps: a host that is down is skipped until its backoff has passed
  * (unless no host is up, then every host is tried at once); when nothing is reachable
- * the caller gets SL_RETRY and the runner owns the waiting. */
+ * the caller gets SL_RETRY and the runner owns the waiting.
+ *
+ * Invariants:
+ *  1. A host's transitions are visible once each: "is down" (a connection that was
+ *     taking requests broke) and "is up again", in the log and, with metric labels,
+ *     in sluice_cassandra_host_up / sluice_cassandra_host_down_total.
+ *  2. A request in flight on a connection that breaks goes back to the queue; a
+ *     request done() wants sent again goes to another host than the one that
+ *     answered it whenever another host has a free stream. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>

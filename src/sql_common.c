@@ -1,8 +1,11 @@
 /* sql_common.c - pieces the SQL sinks share (see sql_common.h): identifiers, the
- * column list from `columns:` or from the records, timestamps as text, offsets held by
- * the database, and rejected rows. */
+ * column list from `columns:` or from the records, the one meaning of a declared
+ * column type (sl_sql_value_fit: a check of outside input, fuzzed by
+ * tests/fuzz/fuzz_sql_value.c), timestamps as text, offsets held by the database, and
+ * rejected rows. */
 #include "sql_common.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,14 +42,24 @@ bool sl_sql_is_key(const sl_strlist_t *key, const char *col) {
 
 /* ---------------------------------------------------------------- columns */
 
+/* The range of an integer type by its name in `columns:` (NULL: inferred, 64 bits). */
+static void int_range(sl_sql_column_t *col, const char *tname) {
+    col->imin = INT64_MIN, col->imax = INT64_MAX, col->iname = "bigint";
+    if (!tname) return;
+    if (strcasecmp(tname, "smallint") == 0) col->imin = INT16_MIN, col->imax = INT16_MAX, col->iname = "smallint";
+    else if (strcasecmp(tname, "int") == 0 || strcasecmp(tname, "integer") == 0)
+        col->imin = INT32_MIN, col->imax = INT32_MAX, col->iname = "int";
+}
+
 static void add_col(sl_sql_columns_t *cols, const sl_strlist_t *key, const char *name, const char *field,
-                    int kind, const char *decl) {
+                    int kind, const char *decl, const char *tname) {
     const sl_sql_dialect_t *d = cols->dialect;
     cols->v = realloc(cols->v, (cols->n + 1) * sizeof *cols->v);
     sl_sql_column_t *col = &cols->v[cols->n++];
     col->name = strdup(name);
     col->field = strdup(field);
     col->kind = kind;
+    int_range(col, tname);
     if (d->key_decl && sl_sql_is_key(key, name) && (strcmp(decl, "TEXT") == 0 || strcmp(decl, "JSON") == 0))
         decl = d->key_decl;
     snprintf(col->decl, sizeof col->decl, "%s", decl);
@@ -92,7 +105,7 @@ int sl_sql_columns_parse(sl_sql_columns_t *cols, sl_init_ctx_t *ctx, const sl_cn
             bad = -1;
             continue;
         }
-        add_col(cols, key, k->str, k->str, kind, decl);
+        add_col(cols, key, k->str, k->str, kind, decl, v->str);
     }
     for (size_t i = 0; i < key->n; i++) {
         bool found = false;
@@ -147,7 +160,7 @@ bool sl_sql_columns_infer(sl_sql_columns_t *cols, const sl_batch_t *batch, const
             }
             if (have) continue;
             int kind = kind_of_value(v->u.o[m].val);
-            add_col(cols, key, name, field, kind, d->infer_decl[kind]);
+            add_col(cols, key, name, field, kind, d->infer_decl[kind], NULL);
             changed = true;
         }
     }
@@ -155,7 +168,7 @@ bool sl_sql_columns_infer(sl_sql_columns_t *cols, const sl_batch_t *batch, const
         bool have = false;
         for (size_t k = 0; k < cols->n; k++) have |= strcmp(cols->v[k].name, key->v[i]) == 0;
         if (!have) {
-            add_col(cols, key, key->v[i], key->v[i], SL_SQL_TEXT, d->infer_decl[SL_SQL_TEXT]);
+            add_col(cols, key, key->v[i], key->v[i], SL_SQL_TEXT, d->infer_decl[SL_SQL_TEXT], NULL);
             changed = true;
         }
     }
@@ -173,6 +186,233 @@ void sl_sql_columns_free(sl_sql_columns_t *cols) {
 }
 
 /* ---------------------------------------------------------------- values */
+
+/* ASCII whitespace, as PostgreSQL's input functions skip it around a value */
+static bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v'; }
+
+/* s[0..n) without surrounding whitespace: sets *b, returns the length */
+static size_t trim(const char *s, size_t n, const char **b) {
+    while (n && is_space(*s)) s++, n--;
+    while (n && is_space(s[n - 1])) n--;
+    *b = s;
+    return n;
+}
+
+/* [+-]digits, no overflow past int64: 1 ok, 0 not an integer, -1 out of range */
+static int parse_int(const char *s, size_t n, int64_t *out) {
+    size_t i = 0;
+    bool neg = false;
+    if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+    if (i == n) return 0;
+    uint64_t m = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    bool over = false;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        unsigned dg = (unsigned)(s[i] - '0');
+        if (m > (lim - dg) / 10) over = true;
+        else m = m * 10 + dg;
+    }
+    if (over) return -1;
+    *out = neg ? (int64_t)(0 - m) : (int64_t)m;
+    return 1;
+}
+
+/* a decimal number: [+-](digits[.digits]|.digits)[(e|E)[+-]digits] */
+static bool is_decimal(const char *s, size_t n) {
+    size_t i = 0, d = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++, d++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++, d++;
+    }
+    if (!d) return false;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        size_t e = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++, e++;
+        if (!e) return false;
+    }
+    return i == n;
+}
+
+/* k digits at s[*i] */
+static bool digits(const char *s, size_t n, size_t *i, size_t k) {
+    for (size_t j = 0; j < k; j++, (*i)++)
+        if (*i >= n || s[*i] < '0' || s[*i] > '9') return false;
+    return true;
+}
+
+static bool want(const char *s, size_t n, size_t *i, char ch) {
+    if (*i < n && s[*i] == ch) return ++*i, true;
+    return false;
+}
+
+/* YYYY-MM-DD[(T| )HH:MM[:SS[.f+]]][Z|(+|-)HH[[:]MM]] with months, days, hours and
+ * minutes in range */
+static bool is_iso_time(const char *s, size_t n) {
+    size_t i = 0;
+    if (!digits(s, n, &i, 4) || !want(s, n, &i, '-') || !digits(s, n, &i, 2) || !want(s, n, &i, '-') ||
+        !digits(s, n, &i, 2))
+        return false;
+    int mon = (s[5] - '0') * 10 + s[6] - '0', day = (s[8] - '0') * 10 + s[9] - '0';
+    if (mon < 1 || mon > 12 || day < 1 || day > 31) return false;
+    if (i == n) return true;
+    if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') return false;
+    i++;
+    size_t h = i;
+    if (!digits(s, n, &i, 2) || !want(s, n, &i, ':') || !digits(s, n, &i, 2)) return false;
+    if ((s[h] - '0') * 10 + s[h + 1] - '0' > 23 || (s[h + 3] - '0') * 10 + s[h + 4] - '0' > 59) return false;
+    if (want(s, n, &i, ':')) {
+        if (!digits(s, n, &i, 2) || (s[i - 2] - '0') * 10 + s[i - 1] - '0' > 60) return false;
+        if (want(s, n, &i, '.')) {
+            size_t f = i;
+            while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+            if (i == f) return false;
+        }
+    }
+    if (i == n) return true;
+    if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n) return true;
+    if (s[i] != '+' && s[i] != '-') return false;
+    i++;
+    if (!digits(s, n, &i, 2)) return false;
+    if (i == n) return true;
+    want(s, n, &i, ':');
+    return digits(s, n, &i, 2) && i == n;
+}
+
+/* 0001-01-01 .. 9999-12-31 in epoch ms */
+#define SQL_TS_MIN_MS (-62135596800000LL)
+#define SQL_TS_MAX_MS 253402300799999LL
+
+/* A short quoted excerpt of a string for messages: 'abc' or 'abcdef...' */
+static void excerpt(char *out, size_t cap, const char *s, size_t n) {
+    snprintf(out, cap, "'%.*s%s'", (int)(n > 40 ? 40 : n), s, n > 40 ? "..." : "");
+}
+
+bool sl_sql_value_fit(const sl_sql_column_t *col, sl_value_t v, sl_value_t *out, char *why, size_t cap) {
+    *out = v;
+    if (v.type == SL_T_NULL || col->kind == SL_SQL_JSON || col->kind == SL_SQL_TEXT) return true;
+    const char *what = col->kind == SL_SQL_INT     ? col->iname
+                       : col->kind == SL_SQL_FLOAT ? "float"
+                       : col->kind == SL_SQL_NUMERIC ? "numeric"
+                       : col->kind == SL_SQL_BOOL  ? "bool"
+                                                   : "timestamp";
+    char ex[64];
+    if (v.type == SL_T_ARRAY || v.type == SL_T_OBJECT) {
+        snprintf(why, cap, "an %s does not fit a %s column", v.type == SL_T_ARRAY ? "array" : "object", what);
+        return false;
+    }
+    const char *s = NULL;
+    size_t n = 0;
+    if (v.type == SL_T_STRING) n = trim(v.u.s, v.len, &s);
+    switch (col->kind) {
+    case SL_SQL_INT: {
+        int64_t i = 0;
+        if (v.type == SL_T_BOOL) i = v.u.b;
+        else if (v.type == SL_T_INT) i = v.u.i;
+        else if (v.type == SL_T_DOUBLE) {
+            double d = v.u.d;
+            if (!isfinite(d) || d != floor(d)) {
+                snprintf(why, cap, "%.17g is not an integer (%s)", d, what);
+                return false;
+            }
+            if (d < -9223372036854775808.0 || d >= 9223372036854775808.0) {
+                snprintf(why, cap,
+                         "%.17g is out of range for %s (a JSON integer of more than 19 digits is read as a float)",
+                         d, what);
+                return false;
+            }
+            i = (int64_t)d;
+        } else {
+            int r = parse_int(s, n, &i);
+            excerpt(ex, sizeof ex, v.u.s, v.len);
+            if (r == 0) {
+                snprintf(why, cap, "%s is not an integer (%s)", ex, what);
+                return false;
+            }
+            if (r < 0) {
+                snprintf(why, cap, "%s is out of range for %s", ex, what);
+                return false;
+            }
+        }
+        if (i < col->imin || i > col->imax) {
+            snprintf(why, cap, "%lld is out of range for %s", (long long)i, what);
+            return false;
+        }
+        *out = sl_int(i);
+        return true;
+    }
+    case SL_SQL_FLOAT:
+    case SL_SQL_NUMERIC:
+        if (v.type == SL_T_BOOL) *out = sl_int(v.u.b);
+        if (v.type != SL_T_STRING) return true;
+        if (!is_decimal(s, n)) {
+            excerpt(ex, sizeof ex, v.u.s, v.len);
+            snprintf(why, cap, "%s is not a number (%s)", ex, what);
+            return false;
+        }
+        if (col->kind == SL_SQL_FLOAT) {
+            char buf[512];
+            if (n >= sizeof buf) {
+                snprintf(why, cap, "a number of %zu characters does not fit float", n);
+                return false;
+            }
+            memcpy(buf, s, n);
+            buf[n] = 0;
+            double d = strtod(buf, NULL);
+            if (!isfinite(d)) {
+                excerpt(ex, sizeof ex, v.u.s, v.len);
+                snprintf(why, cap, "%s is out of range for float", ex);
+                return false;
+            }
+            *out = sl_double(d);
+        }
+        return true;
+    case SL_SQL_BOOL:
+        if (v.type == SL_T_BOOL) return true;
+        if (v.type == SL_T_INT) {
+            *out = sl_bool(v.u.i != 0);
+            return true;
+        }
+        if (v.type == SL_T_DOUBLE) {
+            *out = sl_bool(v.u.d != 0);
+            return true;
+        }
+        {
+            static const char *const yes[] = {"true", "t", "yes", "y", "on", "1"};
+            static const char *const no[] = {"false", "f", "no", "n", "off", "0"};
+            for (size_t k = 0; k < 6; k++) {
+                if (strlen(yes[k]) == n && strncasecmp(s, yes[k], n) == 0) return *out = sl_bool(true), true;
+                if (strlen(no[k]) == n && strncasecmp(s, no[k], n) == 0) return *out = sl_bool(false), true;
+            }
+        }
+        excerpt(ex, sizeof ex, v.u.s, v.len);
+        snprintf(why, cap, "%s is not a bool (true/false, t/f, yes/no, on/off, 1/0)", ex);
+        return false;
+    default: /* SL_SQL_TS */
+        if (v.type == SL_T_BOOL) {
+            snprintf(why, cap, "a bool is not a timestamp");
+            return false;
+        }
+        if (v.type == SL_T_STRING) {
+            if (is_iso_time(s, n)) return true;
+            excerpt(ex, sizeof ex, v.u.s, v.len);
+            snprintf(why, cap, "%s is not a timestamp (epoch ms, or YYYY-MM-DD[THH:MM:SS[.fff]][Z|+HH:MM])", ex);
+            return false;
+        }
+        {
+            double ms = v.type == SL_T_INT ? (double)v.u.i : v.u.d;
+            if (!(ms >= (double)SQL_TS_MIN_MS && ms < (double)SQL_TS_MAX_MS + 1)) {
+                snprintf(why, cap, "%.17g ms is out of range for timestamp (years 1..9999)", ms);
+                return false;
+            }
+            *out = sl_int(v.type == SL_T_INT ? v.u.i : (int64_t)floor(v.u.d));
+        }
+        return true;
+    }
+}
 
 /* Floor division: -1 ms is 1969-12-31T23:59:59.999. */
 static int utc_ms(struct tm *tm, int64_t ms) {

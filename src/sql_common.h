@@ -50,6 +50,11 @@ typedef struct sl_sql_column {
     char *field;       /* record field (top level) */
     int kind;          /* SL_SQL_* */
     char decl[48];     /* SQL type */
+    /* SL_SQL_INT: the range of the declared type, by the name written in `columns:`
+     * (smallint 16 bits, int/integer 32, bigint and inferred columns 64) in every
+     * database, whatever its own INTEGER holds; and that name for messages. */
+    int64_t imin, imax;
+    const char *iname;
 } sl_sql_column_t;
 
 typedef struct sl_sql_columns {
@@ -84,6 +89,27 @@ bool sl_sql_columns_infer(sl_sql_columns_t *cols, const sl_batch_t *batch, const
 
 /* Frees the columns (cols may be zeroed or half-built); cols is left empty. */
 void sl_sql_columns_free(sl_sql_columns_t *cols);
+
+/* The one meaning of a declared column type, the same in every SQL sink (what
+ * PostgreSQL makes of the value's text): does v fit col?  On true, *out is v as the
+ * column stores it:
+ *   int       an integer in the type's range: an int; a float with no fraction
+ *             (5.0); a string of decimal digits with an optional sign ("42"); a bool
+ *             (1/0).  Not "x4", 2.5, 1e20, nor a JSON integer of more digits than
+ *             the type holds (JSON numbers beyond 64 bits arrive as floats: 30 digits
+ *             are 1.2345678901234568e+29, out of range, rejected);
+ *   float     any number (a 30-digit integer: the nearest double, ~17 digits kept);
+ *             a bool (1/0); a string that is a finite decimal number ("2.5", "1e3");
+ *   numeric   as float, kept as given;
+ *   bool      a bool; a number (non-zero is true); "true"/"false", "t"/"f",
+ *             "yes"/"no", "y"/"n", "on"/"off", "1"/"0" in any case;
+ *   timestamp epoch ms as a number within years 1..9999 (an int), or a string
+ *             "YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|+HH[:MM]]" (kept as given);
+ *   text      anything (arrays and objects as JSON text, numbers as JSON);
+ *   json      anything.
+ * Null always fits (NOT NULL is the database's to enforce).  On false, why[0..cap)
+ * says why, e.g. "'x4' is not an integer (bigint)". */
+bool sl_sql_value_fit(const sl_sql_column_t *col, sl_value_t v, sl_value_t *out, char *why, size_t cap);
 
 /* Epoch ms as "2024-01-01T00:00:00.000Z" (sl_sql_iso_ms) or "2024-01-01 00:00:00.000"
  * (sl_sql_datetime_ms), UTC, into out[0..cap); 32 bytes are always enough. */

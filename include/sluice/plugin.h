@@ -143,7 +143,10 @@ typedef struct sl_offsets {
 } sl_offsets_t;
 
 /* A row the destination rejected: goes to the job's DLQ with the reason; the rest of
- * the batch is still written. */
+ * the batch is still written.  A reject is final when it is made: the engine keeps it
+ * even if write() then returns SL_RETRY, and the retry would report it again.  So a
+ * sink calls this only once the batch can no longer fail (a transactional sink after
+ * its COMMIT succeeded; others just before write() returns 0), from write(). */
 void sl_sink_reject(sl_sink_t *sink, const sl_record_t *rec, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -19,7 +19,14 @@
  *     to find the culprit.  Rejections are reported only when write() succeeds, so a
  *     retried batch does not report them twice.
  *  4. No offsets are stored in Cassandra (committed() is NULL): the runner commits
- *     offsets after write() returned 0. */
+ *     offsets after write() returned 0.
+ *  5. An error of the coordinator, not of the row (Unavailable, Overloaded, Is
+ *     bootstrapping, Write timeout, Write failure, Server error: e.g. a node just
+ *     restarted that does not yet see its peers), sends that request again on another
+ *     host, at most once per host; only then does the write fail with SL_RETRY (the
+ *     runner backs off and retries the batch).  A host whose connection breaks is
+ *     logged down, its requests in flight go to the others, and it is tried again
+ *     (0.2 s doubling to 5 s apart) until it is logged up again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +34,7 @@
 #include <sys/time.h>
 
 #include "../../src/log.h"
+#include "../../src/metrics.h"
 #include "cql/cql.h"
 #include "sluice/plugin.h"
 
@@ -149,6 +157,11 @@ typedef struct cs_state {
     sl_arena_t scratch;
     cql_conn_t *unprepared;
     int64_t n_requests;
+    uint8_t *tries;         /* per request of a run: coordinator errors so far (invariant 5) */
+    size_t ntries;
+    size_t nfailover;       /* requests of this write sent again elsewhere */
+    char failover_why[300]; /* the first reason */
+    sl_metric_t *m_resent;
 } cs_state_t;
 
 /* ================================ config ================================ */
@@ -703,10 +716,18 @@ static int ensure_pool(sl_sink_t *sink, sl_error_t *err) {
         o.conn.max_frame = (size_t)c->max_frame;
         o.conn.max_streams = (int)c->concurrency;
         o.backoff_min_ms = 200;
-        o.backoff_max_ms = 30000;
+        o.backoff_max_ms = 5000;   /* a refused connect is cheap: a host back is used within 5 s */
         o.setup = cs_setup;
         o.setup_ud = sink;
+        o.what = st->what;
+        sl_buf_t l = SL_BUF_INIT;
+        sl_metrics_label(&l, "job", sink->job);
+        o.metric_labels = l.data;
         st->pool = cql_pool_new(&o);
+        if (!st->m_resent)
+            st->m_resent = sl_metric_counter("sluice_cassandra_requests_resent_total",
+                                             "writes sent again on another host after a coordinator's error", l.data);
+        sl_buf_free(&l);
     }
     int rc = cql_pool_connect(st->pool, err);
     return rc < 0 ? rc : 0;
@@ -890,6 +911,21 @@ static void op_encode(void *ud, size_t i, cql_conn_t *c, int16_t stream, sl_buf_
     }
 }
 
+/* Errors a coordinator answers about itself or the cluster, not about the row. */
+static bool coordinator_error(int code) {
+    return code == CQL_ERR_UNAVAILABLE || code == CQL_ERR_OVERLOADED || code == CQL_ERR_IS_BOOTSTRAPPING ||
+           code == CQL_ERR_WRITE_TIMEOUT || code == CQL_ERR_WRITE_FAILURE || code == CQL_ERR_SERVER_ERROR;
+}
+
+/* A fresh count of tries for the n requests of a run. */
+static void tries_reset(cs_state_t *st, size_t n) {
+    if (n > st->ntries) {
+        st->tries = realloc(st->tries, n);
+        st->ntries = n;
+    }
+    if (n) memset(st->tries, 0, n);
+}
+
 static int op_done(void *ud, size_t i, cql_conn_t *c, const cql_frame_t *f, sl_error_t *err) {
     cs_state_t *st = ud;
     if (f->opcode == CQL_OP_RESULT) return 0;
@@ -914,6 +950,11 @@ static int op_done(void *ud, size_t i, cql_conn_t *c, const cql_frame_t *f, sl_e
         size_t pos = st->round2 ? st->split[i] : st->units[i].first;
         reject_later(st, st->rows[st->order[pos]].rec, "cassandra rejected the row: %s%s", d, "");
         return 0;
+    }
+    if (coordinator_error(r.error.code) && (size_t)st->tries[i] + 1 < cql_pool_size(st->pool)) {
+        st->tries[i]++;
+        if (!st->nfailover++) snprintf(st->failover_why, sizeof st->failover_why, "%.80s: %.200s", cql_conn_name(c), d);
+        return 1;   /* invariant 5 */
     }
     if (r.error.code == CQL_ERR_UNPREPARED) {
         st->unprepared = c;
@@ -949,12 +990,19 @@ static int cs_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     st->nsplit = 0;
     st->round2 = false;
     st->unprepared = NULL;
+    st->nfailover = 0;
     cql_pool_ops_t ops = {op_encode, op_done};
+    tries_reset(st, st->nunits);
     rc = cql_pool_run(st->pool, st->nunits, &ops, st, err);
     if (rc == 0 && st->nsplit) {
         st->round2 = true;
+        tries_reset(st, st->nsplit);
         rc = cql_pool_run(st->pool, st->nsplit, &ops, st, err);
     }
+    if (st->nfailover && st->m_resent) sl_metric_add(st->m_resent, (double)st->nfailover);
+    if (st->nfailover)
+        sl_warn("%s: %zu request(s) sent again on another host (first: %s)", st->what, st->nfailover,
+                st->failover_why);
     if (st->unprepared) {
         cql_pool_broken(st->pool, st->unprepared, "prepared statement unknown to the server");
         st->unprepared = NULL;
@@ -995,6 +1043,7 @@ static void cs_free(sl_sink_t *sink) {
     free(st->order);
     free(st->units);
     free(st->split);
+    free(st->tries);
     sl_arena_free(&st->types);
     sl_arena_free(&st->scratch);
     free(st);

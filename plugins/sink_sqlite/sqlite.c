@@ -4,7 +4,16 @@
  *
  * Values are always bound as parameters; identifiers are checked ([A-Za-z_][A-Za-z0-9_]*)
  * and quoted.  Column types: text int bigint double float real bool timestamp json
- * (timestamp: epoch ms are stored as ISO-8601 text "2024-01-01T00:00:00.000Z"). */
+ * (timestamp: epoch ms are stored as ISO-8601 text "2024-01-01T00:00:00.000Z").
+ *
+ * A declared type means what it means in the PostgreSQL and MariaDB sinks, not what
+ * SQLite's type affinity would accept: every value passes sl_sql_value_fit() (int is
+ * 32 bits, bigint 64; "x4", 2.5 or 1e20 in an integer column is a rejected row with its
+ * reason, dead-lettered) and is stored as the checked value (an int as INTEGER, a
+ * float as REAL, a bool as 1/0).
+ *
+ * Rejected rows are collected during the transaction and sent to the DLQ only after
+ * COMMIT succeeded: a write that fails and is retried reports them once. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +40,8 @@ static const sl_config_map_t sq_map[] = {
     {"key", SL_CFG_STRLIST, NULL, 0, offsetof(sq_conf_t, key), NULL,
      "columns that identify a row: upsert by them (none = append)"},
     {"columns", SL_CFG_NODE, NULL, 0, offsetof(sq_conf_t, columns), NULL,
-     "mapping of column: type (text int bigint double float real bool timestamp json); default: inferred from the first record"},
+     "mapping of column: type (text int bigint double float real bool timestamp json), checked as in every SQL sink "
+     "(a value that does not fit is a rejected row); default: inferred from the first record"},
     {"synchronous", SL_CFG_ENUM, "normal", 0, offsetof(sq_conf_t, synchronous), "normal|full|off",
      "SQLite's synchronous pragma (WAL + normal survives a process crash)"},
     {"busy_timeout", SL_CFG_DURATION, "5s", 0, offsetof(sq_conf_t, busy_timeout_ms), NULL,
@@ -44,6 +54,7 @@ typedef struct sq_state {
     sqlite3 *db;
     sqlite3_stmt *insert, *offsets;
     bool ready;      /* table checked/created */
+    sl_sql_rejects_t rej;   /* rows rejected by this write, reported after COMMIT */
 } sq_state_t;
 
 static const sl_sql_type_t types[] = {
@@ -217,6 +228,13 @@ static int prepare_table(sl_sink_t *sink, const sl_batch_t *batch, sl_error_t *e
 }
 
 static void bind_value(sqlite3_stmt *s, int i, int type, sl_value_t v, sl_buf_t *tmp) {
+    if (type == SL_SQL_TEXT && (v.type == SL_T_INT || v.type == SL_T_DOUBLE || v.type == SL_T_BOOL)) {
+        /* as the other SQL sinks: the JSON text (SQLite's own would keep 15 digits, 1/0) */
+        sl_buf_clear(tmp);
+        sl_json_write(tmp, v);
+        sqlite3_bind_text(s, i, tmp->data, (int)tmp->len, SQLITE_TRANSIENT);
+        return;
+    }
     switch (v.type) {
     case SL_T_NULL: sqlite3_bind_null(s, i); return;
     case SL_T_BOOL: sqlite3_bind_int(s, i, v.u.b); return;
@@ -246,31 +264,39 @@ static void bind_value(sqlite3_stmt *s, int i, int type, sl_value_t v, sl_buf_t 
 
 static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
     sq_state_t *st = sink->state;
+    sl_sql_rejects_clear(&st->rej);
     int rc = exec_sql(st, "BEGIN IMMEDIATE", err);
     if (rc) return rc == SL_FATAL ? SL_RETRY : rc;
     rc = prepare_table(sink, batch, err);
     sl_buf_t tmp = SL_BUF_INIT;
     for (size_t i = 0; i < batch->n && rc == 0; i++) {
         const sl_record_t *rec = &batch->recs[i];
-        if (rec->value.type == SL_T_NULL) continue;
-        if (rec->value.type != SL_T_OBJECT) {
-            sl_sink_reject(sink, rec, "a row needs an object, got %s", sl_type_name((sl_type_t)rec->value.type));
-            continue;
-        }
-        if (!st->insert) {
-            sl_sink_reject(sink, rec, "no columns to write");
-            continue;
-        }
+        static const sl_offsets_t held_none;   /* SQLite never holds part of a batch */
+        if (!sl_sql_row_wanted(&held_none, &st->rej, rec, i, st->insert ? st->cols.n : 0)) continue;
         sqlite3_reset(st->insert);
-        for (size_t k = 0; k < st->cols.n; k++) {
-            const sl_value_t *v = sl_value_get(&rec->value, st->cols.v[k].field, strlen(st->cols.v[k].field));
-            bind_value(st->insert, (int)k + 1, st->cols.v[k].kind, v ? *v : sl_null(), &tmp);
+        char why[300];
+        bool fits = true;
+        for (size_t k = 0; k < st->cols.n && fits; k++) {
+            const sl_sql_column_t *col = &st->cols.v[k];
+            const sl_value_t *v = sl_value_get(&rec->value, col->field, strlen(col->field));
+            sl_value_t as;
+            if (sl_sql_value_fit(col, v ? *v : sl_null(), &as, why, sizeof why))
+                bind_value(st->insert, (int)k + 1, col->kind, as, &tmp);
+            else {
+                char m[400];
+                snprintf(m, sizeof m, "column '%s': %s", col->name, why);
+                sl_sql_rejects_add(&st->rej, i, m);
+                fits = false;
+            }
         }
+        if (!fits) continue;
         int s = sqlite3_step(st->insert);
         if (s == SQLITE_DONE) continue;
-        if (s == SQLITE_CONSTRAINT || s == SQLITE_MISMATCH || s == SQLITE_TOOBIG || s == SQLITE_RANGE)
-            sl_sink_reject(sink, rec, "sqlite rejected the row: %s", sqlite3_errmsg(st->db));
-        else
+        if (s == SQLITE_CONSTRAINT || s == SQLITE_MISMATCH || s == SQLITE_TOOBIG || s == SQLITE_RANGE) {
+            char m[600];
+            snprintf(m, sizeof m, "sqlite rejected the row: %s", sqlite3_errmsg(st->db));
+            sl_sql_rejects_add(&st->rej, i, m);
+        } else
             rc = sq_fail(st, err, SL_RETRY, "inserting a row");
     }
     sl_buf_free(&tmp);
@@ -288,10 +314,15 @@ static int sq_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     if (rc != 0) {
         sl_error_t ignore;
         exec_sql(st, "ROLLBACK", &ignore);
-        if (st->cols.inferred) st->ready = false;  /* columns may not exist after rollback */
+        /* the table (declared or inferred) and added columns may have been created by
+         * this transaction: after the rollback they are gone, so check them again */
+        st->ready = false;
         if (rc == SL_FATAL && err->msg[0] && strstr(err->msg, "locked")) rc = SL_RETRY;
+        sl_sql_rejects_clear(&st->rej);   /* the retry finds them again */
+        return rc;
     }
-    return rc;
+    sl_sql_rejects_report(&st->rej, sink, batch);   /* committed: now they are final */
+    return 0;
 }
 
 static int sq_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
@@ -340,6 +371,7 @@ static void sq_free(sl_sink_t *sink) {
     if (!st) return;
     sq_close(sink);
     sl_sql_columns_free(&st->cols);
+    sl_sql_rejects_free(&st->rej);
     free(st->group);
     free(st);
     sink->state = NULL;

@@ -720,6 +720,7 @@ typedef struct fake {
     int lfd, port;
     bool auth;
     int executes;
+    int mode;   /* EXECUTE answers: 0 every 5th Invalid, 1 always an error, 2 never */
 } fake_t;
 
 static void put_be32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v; }
@@ -773,7 +774,8 @@ static void *fake_main(void *arg) {
             } else if (h[4] == CQL_OP_PREPARE) {
                 fake_send(fd, 3, st, CQL_OP_RESULT, "00000004 0001 ab 00000001 00000001 0002 'ks' 0001 't' 0002 'id' 0009 00000004 00000000");
             } else if (h[4] == CQL_OP_EXECUTE) {
-                if (++fk->executes % 5 == 0) fake_send(fd, 3, st, CQL_OP_ERROR, "00002200 0007 'invalid'");
+                ++fk->executes;
+                if (fk->mode == 1 || (fk->mode == 0 && fk->executes % 5 == 0)) fake_send(fd, 3, st, CQL_OP_ERROR, "00002200 0007 'invalid'");
                 else fake_send(fd, 3, st, CQL_OP_RESULT, "00000001");
             } else {
                 fake_send(fd, 3, st, CQL_OP_ERROR, "0000000a 0002 'no'");
@@ -879,4 +881,61 @@ TEST(pool_pipelines_many_streams) {
     CHECK_INT(cql_pool_connect(p, &e), SL_RETRY);
     CHECK(strstr(e.msg, "127.0.0.1:1") != NULL);
     cql_pool_free(p);
+}
+
+typedef struct bounce_ud {
+    int ok, errors;
+    int err_on[100];
+} bounce_ud_t;
+
+static int dn_bounce(void *ud, size_t i, cql_conn_t *c, const cql_frame_t *f, sl_error_t *err) {
+    bounce_ud_t *u = ud;
+    if (f->opcode == CQL_OP_RESULT) {
+        u->ok++;
+        return 0;
+    }
+    u->errors++;
+    return ++u->err_on[i] < 5 ? 1 : 0;   /* send it again (a coordinator's error), a few times */
+}
+
+/* A request whose done() asks to send it again goes to another host when one has a
+ * free stream: host A answers every EXECUTE with an error, host B never; each request
+ * meets A at most once. */
+TEST(pool_sends_a_request_again_to_another_host) {
+    fake_t fa = {0}, fb = {0};
+    fa.mode = 1, fb.mode = 2;
+    pthread_t ta, tb;
+    fake_start(&fa, &ta);
+    fake_start(&fb, &tb);
+    char ha[64], hb[64];
+    snprintf(ha, sizeof ha, "127.0.0.1:%d", fa.port);
+    snprintf(hb, sizeof hb, "127.0.0.1:%d", fb.port);
+    const char *hosts[] = {ha, hb};
+    cql_pool_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.hosts = hosts;
+    o.nhosts = 2;
+    o.conn.connect_timeout_ms = 2000;
+    o.conn.timeout_ms = 5000;
+    o.conn.max_streams = 128;
+    cql_pool_t *p = cql_pool_new(&o);
+    sl_error_t e = {0};
+    CHECK_INT(cql_pool_connect(p, &e), 2);
+    bounce_ud_t u;
+    memset(&u, 0, sizeof u);
+    cql_pool_ops_t ops = {enc, dn_bounce};
+    CHECK_INT(cql_pool_run(p, 100, &ops, &u, &e), 0);
+    CHECK_INT(u.ok, 100);
+    int most = 0;
+    for (int i = 0; i < 100; i++) most = u.err_on[i] > most ? u.err_on[i] : most;
+    CHECK_INT(most, 1);
+    CHECK_INT(fa.executes, u.errors);
+    CHECK_INT(fb.executes, 100);
+    cql_pool_free(p);
+    shutdown(fa.lfd, SHUT_RDWR);
+    close(fa.lfd);
+    shutdown(fb.lfd, SHUT_RDWR);
+    close(fb.lfd);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
 }

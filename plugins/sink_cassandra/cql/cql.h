@@ -459,6 +459,11 @@ typedef struct cql_pool_opts {
     int64_t backoff_min_ms, backoff_max_ms;   /* per host, doubling */
     cql_setup_fn setup;
     void *setup_ud;
+    const char *what;            /* log prefix ("sink 'cassandra' of job 'x'"); not copied:
+                                    it must outlive the pool.  NULL: "cassandra" */
+    const char *metric_labels;   /* e.g. job="x": per host, the gauge sluice_cassandra_host_up
+                                    and the counter sluice_cassandra_host_down_total with
+                                    these labels and host="h:p" (copied); NULL: none */
 } cql_pool_opts_t;
 
 /* Copies opts (strings too).  Connects lazily. */
@@ -466,18 +471,22 @@ cql_pool_t *cql_pool_new(const cql_pool_opts_t *opts);
 void cql_pool_free(cql_pool_t *p);
 /* Connect hosts that are down and whose backoff has passed (all of them if none is
  * up).  Returns the number of connections up; when 0, SL_RETRY with the reason of
- * each host in err. */
+ * each host in err.  A host going down ("HOST is down: why (k of n hosts up)") and
+ * coming back ("HOST is up again after N ms down") is logged once per transition. */
 int cql_pool_connect(cql_pool_t *p, sl_error_t *err);
 /* A connection that is up (round robin), or NULL. */
 cql_conn_t *cql_pool_any(cql_pool_t *p);
 size_t cql_pool_up(const cql_pool_t *p);
+/* The number of hosts (contact points). */
+size_t cql_pool_size(const cql_pool_t *p);
 /* Mark a connection broken: closed, its host backs off. */
 void cql_pool_broken(cql_pool_t *p, cql_conn_t *c, const char *why);
 
 /* The pipelined loop.  Each request i in [0, n) is encoded for the connection that
  * will carry it (encode appends one whole frame with the given stream), sent, and its
  * response handed to done().  done returns 0 (finished), 1 (send it again, e.g. after
- * a timeout it judged retriable) or an error code (stop: the run returns it after
+ * an error of the coordinator: it goes to another host when one has a free stream) or
+ * an error code (stop: the run returns it after
  * the requests in flight are answered or time out).  A request in flight on a
  * connection that breaks is sent again on another one (requests must be idempotent).
  * Returns 0 when every request is done, SL_RETRY when no connection is left or a

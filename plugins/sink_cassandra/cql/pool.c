@@ -4,7 +4,15 @@
  *
  * The pool never sleeps: a host that is down is skipped until its backoff has passed
  * (unless no host is up, then every host is tried at once); when nothing is reachable
- * the caller gets SL_RETRY and the runner owns the waiting. */
+ * the caller gets SL_RETRY and the runner owns the waiting.
+ *
+ * Invariants:
+ *  1. A host's transitions are visible once each: "is down" (a connection that was
+ *     taking requests broke) and "is up again", in the log and, with metric labels,
+ *     in sluice_cassandra_host_up / sluice_cassandra_host_down_total.
+ *  2. A request in flight on a connection that breaks goes back to the queue; a
+ *     request done() wants sent again goes to another host than the one that
+ *     answered it whenever another host has a free stream. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -12,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../../src/log.h"
+#include "../../../src/metrics.h"
 #include "cql.h"
 
 typedef struct host {
@@ -20,6 +30,9 @@ typedef struct host {
     char name[300];
     cql_conn_t *conn;
     int64_t next_try, backoff;
+    bool up;               /* connected and set up: taking requests */
+    sl_metric_t *m_up, *m_downs;   /* NULL without opts.metric_labels */
+    int64_t down_since;    /* monotonic ms when it stopped being up; 0: up or never up */
     char why[400];         /* the last failure */
     size_t *slot_req;      /* per stream: request index in flight, or SIZE_MAX */
     int64_t *slot_deadline;
@@ -64,7 +77,19 @@ cql_pool_t *cql_pool_new(const cql_pool_opts_t *opts) {
     p->o = *opts;
     p->n = opts->nhosts;
     p->h = calloc(p->n ? p->n : 1, sizeof *p->h);
-    for (size_t i = 0; i < p->n; i++) parse_host(&p->h[i], opts->hosts[i], opts->default_port > 0 ? opts->default_port : 9042);
+    for (size_t i = 0; i < p->n; i++) {
+        host_t *h = &p->h[i];
+        parse_host(h, opts->hosts[i], opts->default_port > 0 ? opts->default_port : 9042);
+        if (!opts->metric_labels) continue;
+        sl_buf_t l = SL_BUF_INIT;
+        sl_buf_puts(&l, opts->metric_labels);
+        sl_metrics_label(&l, "host", h->name);
+        h->m_up = sl_metric_gauge("sluice_cassandra_host_up", "1 while the sink's connection to the host is up", l.data);
+        h->m_downs = sl_metric_counter("sluice_cassandra_host_down_total",
+                                       "times the sink's connection to the host went down", l.data);
+        sl_buf_free(&l);
+    }
+    p->o.metric_labels = NULL;
     p->o.hosts = NULL;
     p->username = opts->conn.username ? strdup(opts->conn.username) : NULL;
     p->password = opts->conn.password ? strdup(opts->conn.password) : NULL;
@@ -99,7 +124,16 @@ void cql_pool_free(cql_pool_t *p) {
     free(p);
 }
 
+static const char *what(const cql_pool_t *p) { return p->o.what ? p->o.what : "cassandra"; }
+
 static void host_down(cql_pool_t *p, host_t *h, const char *why) {
+    if (h->up) {   /* the transition: logged once, not at every failed reconnect */
+        host_close(h);
+        h->up = false;
+        h->down_since = mono_ms();
+        if (h->m_up) sl_metric_set(h->m_up, 0), sl_metric_add(h->m_downs, 1);
+        sl_warn("%s: %s is down: %s (%zu of %zu hosts up)", what(p), h->name, why, cql_pool_up(p), p->n);
+    }
     host_close(h);
     h->backoff = h->backoff ? h->backoff * 2 : p->o.backoff_min_ms;
     if (h->backoff > p->o.backoff_max_ms) h->backoff = p->o.backoff_max_ms;
@@ -112,6 +146,8 @@ size_t cql_pool_up(const cql_pool_t *p) {
     for (size_t i = 0; i < p->n; i++) up += p->h[i].conn != NULL;
     return up;
 }
+
+size_t cql_pool_size(const cql_pool_t *p) { return p->n; }
 
 int cql_pool_connect(cql_pool_t *p, sl_error_t *err) {
     int64_t now = mono_ms();
@@ -134,6 +170,12 @@ int cql_pool_connect(cql_pool_t *p, sl_error_t *err) {
             }
         }
         if (rc == 0) {
+            h->up = true;
+            if (h->m_up) sl_metric_set(h->m_up, 1);
+            if (h->down_since)
+                sl_info("%s: %s is up again after %lld ms down (%zu of %zu hosts up)", what(p), h->name,
+                        (long long)(mono_ms() - h->down_since), cql_pool_up(p), p->n);
+            h->down_since = 0;
             h->backoff = 0;
             h->why[0] = 0;
             h->nslots = p->o.conn.max_streams;
@@ -216,6 +258,8 @@ int cql_pool_run(cql_pool_t *p, size_t n, const cql_pool_ops_t *ops, void *ud, s
     if (n == 0) return 0;
     run_t r = {malloc(n * sizeof(size_t)), 0, 0, n, 0};
     for (size_t i = 0; i < n; i++) q_push(&r, i);
+    size_t *last = malloc(n * sizeof *last);   /* per request: the host it was last sent to */
+    for (size_t i = 0; i < n; i++) last[i] = SIZE_MAX;
     int stop = 0;
     sl_error_t stop_err = {0};
     struct pollfd *pf = calloc(p->n, sizeof *pf);
@@ -237,9 +281,19 @@ int cql_pool_run(cql_pool_t *p, size_t n, const cql_pool_ops_t *ops, void *ud, s
                 }
             }
             if (!h) break;
+            size_t i = r.queue[r.qhead];
+            if (last[i] == (size_t)(h - p->h))   /* sent again: another host if one can take it */
+                for (size_t k = 0; k < p->n; k++) {
+                    host_t *c = &p->h[k];
+                    if (k != last[i] && c->conn && cql_conn_inflight(c->conn) < c->nslots) {
+                        h = c;
+                        break;
+                    }
+                }
             int s = cql_conn_stream_take(h->conn);
             if (s < 0) break;
-            size_t i = q_pop(&r);
+            q_pop(&r);
+            last[i] = (size_t)(h - p->h);
             ops->encode(ud, i, h->conn, (int16_t)s, cql_conn_outbuf(h->conn));
             h->slot_req[s] = i;
             h->slot_deadline[s] = now + timeout;
@@ -322,6 +376,7 @@ int cql_pool_run(cql_pool_t *p, size_t n, const cql_pool_ops_t *ops, void *ud, s
     free(pf);
     free(pf_host);
     free(r.queue);
+    free(last);
     if (stop) {
         if (err) *err = stop_err;
         return stop;

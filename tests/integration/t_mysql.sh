@@ -178,7 +178,7 @@ while [ $i -lt 4 ]; do
   "$SLUICE" run "$WORK/late.yaml" --log-level error 2>>"$WORK/log5" &
   pid=$!
   w=0
-  while [ -e "$WORK/arm" ] && kill -0 $pid 2>/dev/null && [ $w -lt 600 ]; do sleep 0.05; w=$((w + 1)); done
+  while [ -e "$WORK/arm" ] && kill -0 $pid 2>/dev/null && [ $w -lt 2400 ]; do sleep 0.05; w=$((w + 1)); done
   if [ ! -e "$WORK/arm" ]; then kill -9 $pid 2>/dev/null && kills=$((kills + 1)); fi
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null

@@ -275,7 +275,7 @@ while [ $i -lt 6 ]; do
   "$SLUICE" run "$WORK/inflight.yaml" --log-level error 2>>"$WORK/log6" &
   pid=$!
   w=0
-  while ! in_trigger && kill -0 $pid 2>/dev/null && [ $w -lt 600 ]; do sleep 0.05; w=$((w + 1)); done
+  while ! in_trigger && kill -0 $pid 2>/dev/null && [ $w -lt 2400 ]; do sleep 0.05; w=$((w + 1)); done
   if in_trigger; then kill -9 $pid 2>/dev/null && kills=$((kills + 1)); fi
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null

@@ -46,6 +46,7 @@
 
 #include "sluice/json.h"
 #include "sluice/plugin.h"
+#include "../../src/log.h"
 #include "../../src/sql_common.h"
 
 typedef struct my_conf {
@@ -779,6 +780,8 @@ static int write_once(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets
             bool moved = held_moved(st, &h, batch);
             sl_sql_held_set(&st->held, &h);
             if (moved) {
+                sl_info("mysql: %s: another transaction of this group committed meanwhile (a killed process's?): "
+                        "what it holds is skipped", st->group);
                 if (st->db) mysql_rollback(st->db);
                 free(rows);
                 sl_sql_rejects_clear(&st->rej);

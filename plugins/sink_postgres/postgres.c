@@ -74,6 +74,7 @@
 
 #include "sluice/json.h"
 #include "sluice/plugin.h"
+#include "../../src/log.h"
 #include "../../src/sql_common.h"
 
 typedef struct pg_conf {
@@ -1059,6 +1060,8 @@ static int tx_begin(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     bool moved = held_moved(st, &h, batch);
     sl_sql_held_set(&st->held, &h);
     if (!moved) return E_OK;
+    sl_info("postgres: %s: another transaction of this group committed meanwhile (a killed process's?): "
+            "what it holds is skipped", st->group);
     e = simple(st, "ROLLBACK", msg, cap);
     return e == E_OK ? E_STALE : e == E_DATA ? E_FATAL : e;
 }

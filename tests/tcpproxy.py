@@ -4,6 +4,7 @@ sluice and a database server and breaks the connection on purpose.
 
   tcpproxy.py PORTFILE TARGET_PORT [--seed N] [--cut P] [--cut-commit P]
               [--hold PATTERN [--after PATTERN2] --hold-ms MS --arm FILE --held FILE]
+              [--cut-at PATTERN --arm FILE]
 
 Listens on a random free port of 127.0.0.1 and writes it to PORTFILE (when listening).
 Every connection is forwarded to 127.0.0.1:TARGET_PORT, chunk by chunk, except:
@@ -17,6 +18,8 @@ Every connection is forwarded to 127.0.0.1:TARGET_PORT, chunk by chunk, except:
                   COMMIT reaching the server late); the server side stays open until then.
                   --after: only a chunk holding PATTERN at or after one holding PATTERN2
                   on the same connection (e.g. the COMMIT after the offsets statement)
+  --cut-at PATTERN  while FILE (--arm) exists: the next client chunk holding PATTERN cuts
+                  the connection before it reaches the server (FILE is removed)
 Prints one line per cut to stderr ("cut before COMMIT", ...) and counts them in
 PORTFILE.cuts (one line each).  Stop it with SIGTERM (by PID).  Loopback only.
 """
@@ -32,7 +35,7 @@ if len(args) < 2:
     sys.exit(__doc__)
 portfile, target = args[0], int(args[1])
 opts = {"--seed": None, "--cut": "0", "--cut-commit": "0", "--hold": None, "--hold-ms": "0",
-        "--arm": None, "--held": None, "--after": None}
+        "--arm": None, "--held": None, "--after": None, "--cut-at": None}
 i = 2
 while i < len(args):
     if args[i] not in opts or i + 1 >= len(args):
@@ -45,6 +48,16 @@ p_commit = float(opts["--cut-commit"])
 hold = opts["--hold"].encode() if opts["--hold"] else None
 hold_s = int(opts["--hold-ms"]) / 1000.0
 after = opts["--after"].encode() if opts["--after"] else None
+cut_at = opts["--cut-at"].encode() if opts["--cut-at"] else None
+
+
+def disarm():
+    """True once per --arm file: whoever removes it acts."""
+    try:
+        os.unlink(opts["--arm"])
+        return True
+    except (OSError, TypeError):
+        return False
 lock = threading.Lock()
 
 
@@ -83,6 +96,11 @@ def to_server(c, s, state):
                 break
             if after and after in data:
                 seen = True
+            if cut_at and cut_at in data and disarm():
+                note("cut at %s" % cut_at.decode())
+                state["cut"] = True
+                close(c, s)
+                return
             if hold and seen and hold in data and opts["--arm"] and os.path.exists(opts["--arm"]):
                 try:
                     os.unlink(opts["--arm"])

@@ -97,6 +97,8 @@ typedef struct my_state {
     bool ready;
     bool recheck;
     sl_offsets_t held;         /* what the database holds (after a failed write) */
+    sl_offsets_t opened;       /* read by open(), handed out by the committed() after it */
+    bool have_opened;
     sl_buf_t vals;
     size_t *voff, *vlen;       /* [row * ncols + k]; voff == SIZE_MAX: NULL */
     size_t vcap;
@@ -383,13 +385,22 @@ static int do_connect(sl_sink_t *sink, sl_error_t *err) {
     return 0;
 }
 
+static int read_offsets(my_state_t *st, sl_offsets_t *out, bool lock, sl_error_t *err);
+
 static int my_open(sl_sink_t *sink, sl_error_t *err) {
     my_conf_t *c = sink->conf;
     my_state_t *st = sink->state;
     free(st->group);
     st->group = sl_sql_offsets_group(sink->job, c->table);
-    st->recheck = false;
-    return do_connect(sink, err);
+    st->recheck = false;  /* the runner reads committed() right after open */
+    int rc = do_connect(sink, err);
+    if (rc) return rc;
+    /* ... so read them here: the runner retries a failed open() with backoff, while a
+     * failed committed() stops the job (a connection cut at that moment did) */
+    sl_sql_held_free(&st->opened);
+    rc = read_offsets(st, &st->opened, false, err);
+    st->have_opened = rc == 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -836,6 +847,12 @@ static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
 
 static int my_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
     my_state_t *st = sink->state;
+    if (st->have_opened) {   /* read by open() a moment ago; out takes them over */
+        *out = st->opened;
+        memset(&st->opened, 0, sizeof st->opened);
+        st->have_opened = false;
+        return 0;
+    }
     int rc = do_connect(sink, err);
     if (rc) return rc;
     return read_offsets(st, out, false, err);
@@ -859,6 +876,7 @@ static void my_free(sl_sink_t *sink) {
     free(st->database);
     free(st->socket);
     sl_sql_held_free(&st->held);
+    sl_sql_held_free(&st->opened);
     sl_buf_free(&st->vals);
     sl_buf_free(&st->sql);
     free(st->voff);

@@ -115,6 +115,8 @@ typedef struct pg_state {
     bool ready;       /* table checked/created on this connection */
     bool recheck;     /* a write failed: re-read the offsets the database holds */
     sl_offsets_t held;        /* what the database holds (after a failed write) */
+    sl_offsets_t opened;      /* read by open(), handed out by the committed() after it */
+    bool have_opened;
     /* per write (reused) */
     sl_buf_t vals;            /* rendered values, NUL-separated */
     ptrdiff_t *voff;          /* [row * ncols + k] offset into vals, -1 = NULL */
@@ -300,6 +302,8 @@ static int do_connect(sl_sink_t *sink, sl_error_t *err) {
     return rc;
 }
 
+static int read_offsets(pg_state_t *st, sl_offsets_t *out, sl_error_t *err);
+
 static int pg_open(sl_sink_t *sink, sl_error_t *err) {
     pg_conf_t *c = sink->conf;
     pg_state_t *st = sink->state;
@@ -318,7 +322,14 @@ static int pg_open(sl_sink_t *sink, sl_error_t *err) {
         snprintf(st->qoffsets, ql, "sluice_offsets");
     }
     st->recheck = false;  /* the runner reads committed() right after open */
-    return do_connect(sink, err);
+    int rc = do_connect(sink, err);
+    if (rc) return rc;
+    /* ... so read them here: the runner retries a failed open() with backoff, while a
+     * failed committed() stops the job (a connection cut at that moment did) */
+    sl_sql_held_free(&st->opened);
+    rc = read_offsets(st, &st->opened, err);
+    st->have_opened = rc == 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -1446,6 +1457,12 @@ static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
 
 static int pg_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
     pg_state_t *st = sink->state;
+    if (st->have_opened) {   /* read by open() a moment ago; out takes them over */
+        *out = st->opened;
+        memset(&st->opened, 0, sizeof st->opened);
+        st->have_opened = false;
+        return 0;
+    }
     int rc = do_connect(sink, err);
     if (rc) return rc;
     return read_offsets(st, out, err);
@@ -1466,6 +1483,7 @@ static void pg_free(sl_sink_t *sink) {
     free(st->qtable);
     free(st->qoffsets);
     sl_sql_held_free(&st->held);
+    sl_sql_held_free(&st->opened);
     sl_buf_free(&st->vals);
     sl_buf_free(&st->sql);
     sl_buf_free(&st->copybuf);

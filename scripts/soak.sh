@@ -10,7 +10,7 @@ sh scripts/deps.sh
 make --no-print-directory -j2 all >/dev/null || exit 1
 ROUNDS=${SOAK_ROUNDS:-40}
 RECORDS=${SOAK_RECORDS:-200000}
-RATE=${SOAK_RATE:-3000}
+RATE=${SOAK_RATE:-1200}
 summary=$(mktemp /tmp/sluice-soak.XXXXXX)
 start=$(date +%s)
 FAULT_ROUNDS=$ROUNDS FAULT_RECORDS=$RECORDS FAULT_RATE=$RATE FAULT_SUMMARY=$summary \

@@ -96,7 +96,7 @@ typedef struct my_state {
     size_t other_rows;
     bool ready;
     bool recheck;
-    sl_offsets_t held;         /* what the database holds (after a failed write) */
+    sl_offsets_t held;         /* what the database holds (after a failed write, or under the lock) */
     sl_offsets_t opened;       /* read by open(), handed out by the committed() after it */
     bool have_opened;
     sl_buf_t vals;
@@ -791,8 +791,8 @@ static int write_once(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets
             bool moved = held_moved(st, &h, batch);
             sl_sql_held_set(&st->held, &h);
             if (moved) {
-                sl_info("mysql: %s: another transaction of this group committed meanwhile (a killed process's?): "
-                        "what it holds is skipped", st->group);
+                sl_info("mysql: %s: another transaction of this group committed meanwhile"
+                        " (a killed process's?): what it holds is skipped", st->group);
                 if (st->db) mysql_rollback(st->db);
                 free(rows);
                 sl_sql_rejects_clear(&st->rej);

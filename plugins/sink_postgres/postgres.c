@@ -114,7 +114,7 @@ typedef struct pg_state {
     PGconn *conn;
     bool ready;       /* table checked/created on this connection */
     bool recheck;     /* a write failed: re-read the offsets the database holds */
-    sl_offsets_t held;        /* what the database holds (after a failed write) */
+    sl_offsets_t held;        /* what the database holds (after a failed write, or under the lock) */
     sl_offsets_t opened;      /* read by open(), handed out by the committed() after it */
     bool have_opened;
     /* per write (reused) */
@@ -1033,7 +1033,8 @@ static bool held_moved(const pg_state_t *st, const sl_offsets_t *held, const sl_
  * back, st->held takes the new offsets and E_STALE asks the caller to start over.
  * Returns E_OK with the transaction open, E_STALE, or an error (the transaction is
  * left for the caller's ROLLBACK). */
-static int tx_begin(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, char *msg, size_t cap) {
+static int tx_begin(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, char *msg,
+                    size_t cap) {
     pg_state_t *st = sink->state;
     size_t no = upto ? upto->n : 0;
     int64_t *keys = malloc((no + 1) * sizeof *keys);

@@ -53,26 +53,31 @@ jobs:
 YAML
 }
 
-# until_grows COUNT-FN BEFORE PID: wait (bounded, 30 s) until the table holds more rows
+# until_grows COUNT-FN AT-LEAST PID: wait (bounded, 600 polls) until the table holds
+# at least that many rows (or N), or the process is gone
 until_grows() {
   _w=0
-  while [ "$($1)" = "$2" ] && kill -0 "$3" 2>/dev/null && [ $_w -lt 600 ]; do sleep 0.05; _w=$((_w + 1)); done
+  _t=$2; [ "$_t" -gt "$N" ] && _t=$N
+  while [ "$($1)" -lt "$_t" ] 2>/dev/null && kill -0 "$3" 2>/dev/null && [ $_w -lt 600 ]; do
+    sleep 0.05; _w=$((_w + 1))
+  done
 }
 
 # faults NAME COUNT-FN STATS-FN CRASH-FN|"": the rounds, the final run, the checks
 faults() {
   fname=$1 countf=$2 statsf=$3 crashf=$4
   kills=0 mid=0 crashes=0 r=0
+  step=$((N / (ROUNDS + 2) + 1))   # each round waits for this many new rows: kills spread over the run
   while [ $r -lt "$ROUNDS" ]; do
     before=$($countf)
     [ "$before" -ge "$N" ] 2>/dev/null && break
     "$SLUICE" run "$WORK/$fname.yaml" --log-level warn 2>>"$WORK/$fname.log" &
     pid=$!
-    until_grows "$countf" "$before" $pid
-    if [ -n "$crashf" ] && [ $((r % 3)) -eq 1 ]; then
+    until_grows "$countf" $((before + step)) $pid
+    if [ -n "$crashf" ] && [ $((r % 3)) -eq 2 ]; then
       $crashf
       crashes=$((crashes + 1))
-      until_grows "$countf" "$($countf)" $pid   # it reconnected and wrote again
+      until_grows "$countf" $(($($countf) + 1)) $pid   # it reconnected and wrote again
     fi
     sleep "$(rand 0 60)"
     [ "$($countf)" -lt "$N" ] 2>/dev/null && mid=$((mid + 1))

@@ -8,10 +8,10 @@
 #   * tests/tcpproxy.py between sluice and the server cuts the connection at random
 #     moments: any chunk either way, and a tenth of the COMMITs, before the server
 #     gets it (rolled back) or right after (committed, the answer lost);
-# then one `run --once` drains what is left.  Also, deterministically: the connection is
-# cut while the job asks the sink, on start, what it already holds: the job retries
-# (it used to exit 3 and leave the process up without it).  Each table must hold every id exactly
-# once: 0 lost, 0 duplicated.  One line per sink sums it up:
+# then one `run --once` drains what is left.  Each table must hold every id exactly
+# once: 0 lost, 0 duplicated.  Also, deterministically: the connection is cut while the
+# job asks the sink, on start, what it already holds: the job retries (it used to stop
+# the job: exit 3, nothing written).  One line per sink sums it up:
 #   "postgres: 5 kills of sluice, 1 server crashes, 37 connection cuts, 15000 records, 0 lost, 0 duplicated"
 # Short here (make test); `make soak` runs it long (FAULT_ROUNDS, FAULT_RECORDS) and
 # appends those lines to bench/RESULTS.md.  FAULT_SEED replays the proxy's choices.

@@ -126,6 +126,11 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/test-all.sh
 
+.PHONY: soak
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/soak.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	sh scripts/demo.sh

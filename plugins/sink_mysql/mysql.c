@@ -22,6 +22,15 @@
  *     skips what the database already holds (a COMMIT whose answer was lost).
  *  5. The session runs with time_zone '+00:00' and strict SQL mode; DDL (which commits
  *     implicitly in MySQL) runs before the batch's transaction, never inside it.
+ *  6. A batch is never written whose fate in another transaction is unknown: a killed
+ *     process's COMMIT may reach the server after the next process read committed()
+ *     (issue 12: 100,233 rows for 100,000 ids).  So every batch's transaction starts
+ *     with SELECT ... FOR UPDATE on the group's offsets rows: a locking read, which
+ *     waits for any transaction holding them (or, for a new group, the gap where they
+ *     go) and reads the newest committed values; when they change which records
+ *     become rows, the transaction is rolled back and the rows chosen again.  Stored
+ *     offsets never go back (GREATEST): a batch read from a stale committed() may end
+ *     below them.  A peer stuck in its transaction: lock wait timeout, SL_RETRY.
  *
  * Column types: text varchar(n) int bigint smallint double float real bool timestamp
  * timestamptz (DATETIME(3), UTC) json jsonb uuid decimal(p,s).  A text key column is
@@ -37,6 +46,7 @@
 
 #include "sluice/json.h"
 #include "sluice/plugin.h"
+#include "../../src/log.h"
 #include "../../src/sql_common.h"
 
 typedef struct my_conf {
@@ -86,7 +96,9 @@ typedef struct my_state {
     size_t other_rows;
     bool ready;
     bool recheck;
-    sl_offsets_t held;         /* what the database holds (after a failed write) */
+    sl_offsets_t held;         /* what the database holds (after a failed write, or under the lock) */
+    sl_offsets_t opened;       /* read by open(), handed out by the committed() after it */
+    bool have_opened;
     sl_buf_t vals;
     size_t *voff, *vlen;       /* [row * ncols + k]; voff == SIZE_MAX: NULL */
     size_t vcap;
@@ -373,13 +385,22 @@ static int do_connect(sl_sink_t *sink, sl_error_t *err) {
     return 0;
 }
 
+static int read_offsets(my_state_t *st, sl_offsets_t *out, bool lock, sl_error_t *err);
+
 static int my_open(sl_sink_t *sink, sl_error_t *err) {
     my_conf_t *c = sink->conf;
     my_state_t *st = sink->state;
     free(st->group);
     st->group = sl_sql_offsets_group(sink->job, c->table);
-    st->recheck = false;
-    return do_connect(sink, err);
+    st->recheck = false;  /* the runner reads committed() right after open */
+    int rc = do_connect(sink, err);
+    if (rc) return rc;
+    /* ... so read them here: the runner retries a failed open() with backoff, while a
+     * failed committed() stops the job (a connection cut at that moment did) */
+    sl_sql_held_free(&st->opened);
+    rc = read_offsets(st, &st->opened, false, err);
+    st->have_opened = rc == 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -602,9 +623,14 @@ static int write_bisect(sl_sink_t *sink, const size_t *rows, size_t n, size_t pe
 
 /* ---------------------------------------------------------------- offsets */
 
-static int read_offsets(my_state_t *st, sl_offsets_t *out, sl_error_t *err) {
+/* The offsets the database holds for the group.  lock: inside the batch's transaction,
+ * a locking read (invariant 6) that waits for any other transaction holding these rows
+ * (or the gap where they go) and reads the newest committed values; the transaction
+ * stays open.  Without lock, the transaction the SELECT opened is ended. */
+static int read_offsets(my_state_t *st, sl_offsets_t *out, bool lock, sl_error_t *err) {
     memset(out, 0, sizeof *out);
-    const char *sql = "SELECT topic, part, next_offset FROM sluice_offsets WHERE grp = ?";
+    const char *sql = lock ? "SELECT topic, part, next_offset FROM sluice_offsets WHERE grp = ? FOR UPDATE"
+                           : "SELECT topic, part, next_offset FROM sluice_offsets WHERE grp = ?";
     MYSQL_STMT *s = mysql_stmt_init(st->db);
     MYSQL_BIND in[1], res[3];
     memset(in, 0, sizeof in);
@@ -648,7 +674,7 @@ static int read_offsets(my_state_t *st, sl_offsets_t *out, sl_error_t *err) {
     }
     mysql_stmt_close(s);
     /* a plain SELECT opened a transaction (autocommit is off): end it */
-    mysql_commit(st->db);
+    if (!lock) mysql_commit(st->db);
     return 0;
 }
 
@@ -674,7 +700,9 @@ static int write_offsets(my_state_t *st, const sl_offsets_t *upto, char *msg, si
         b[4 * i + 3].buffer_type = MYSQL_TYPE_LONGLONG;
         b[4 * i + 3].buffer = &nexts[i];
     }
-    sl_buf_puts(&sql, " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)");
+    /* never back (invariant 6): a batch read from a stale committed() may end below
+     * what another transaction stored meanwhile */
+    sl_buf_puts(&sql, " ON DUPLICATE KEY UPDATE next_offset = GREATEST(next_offset, VALUES(next_offset))");
     MYSQL_STMT *s = mysql_stmt_init(st->db);
     int e = E_OK;
     if (!s || mysql_stmt_prepare(s, sql.data, (unsigned long)sql.len) || mysql_stmt_bind_param(s, b) ||
@@ -695,7 +723,18 @@ static int write_offsets(my_state_t *st, const sl_offsets_t *upto, char *msg, si
 
 /* ---------------------------------------------------------------- write */
 
-static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
+/* Does held cover another set of the batch's records than st->held did when the rows
+ * were chosen? */
+static bool held_moved(const my_state_t *st, const sl_offsets_t *held, const sl_batch_t *batch) {
+    for (size_t i = 0; i < batch->n; i++)
+        if (sl_sql_held_covers(held, &batch->recs[i]) != sl_sql_held_covers(&st->held, &batch->recs[i]))
+            return true;
+    return false;
+}
+
+/* One attempt at writing the batch: 0, SL_RETRY/SL_FATAL, or 1 when the locked offsets
+ * changed which records become rows (rolled back; then again, with them). */
+static int write_once(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
     my_conf_t *c = sink->conf;
     my_state_t *st = sink->state;
     sl_sql_rejects_clear(&st->rej);
@@ -703,7 +742,7 @@ static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     if (rc) return rc;
     if (st->recheck) {  /* invariant 4 */
         sl_offsets_t h;
-        rc = read_offsets(st, &h, err);
+        rc = read_offsets(st, &h, false, err);
         if (rc) {
             st->recheck = true;
             return rc;
@@ -741,6 +780,27 @@ static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     if (per < 1) per = 1;
     char msg[600] = "";
     int e = run(st, "START TRANSACTION", msg, sizeof msg);
+    if (e == E_OK) {   /* invariant 6: lock the group's offsets, then skip what they hold */
+        sl_offsets_t h;
+        sl_error_t lerr = {0};
+        rc = read_offsets(st, &h, true, &lerr);
+        if (rc) {
+            e = rc == SL_RETRY ? E_RETRY : E_FATAL;
+            snprintf(msg, sizeof msg, "%s", lerr.msg + (strncmp(lerr.msg, "mysql: ", 7) ? 0 : 7));
+        } else {
+            bool moved = held_moved(st, &h, batch);
+            sl_sql_held_set(&st->held, &h);
+            if (moved) {
+                sl_info("mysql: %s: another transaction of this group committed meanwhile"
+                        " (a killed process's?): what it holds is skipped", st->group);
+                if (st->db) mysql_rollback(st->db);
+                free(rows);
+                sl_sql_rejects_clear(&st->rej);
+                st->recheck = false;
+                return 1;
+            }
+        }
+    }
     bool careful = false;
     for (size_t a = 0; a < nrows && e == E_OK; a += per) {
         size_t n = nrows - a < per ? nrows - a : per;
@@ -770,18 +830,32 @@ static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
         return fail(st, err, e == E_DATA ? E_FATAL : e, msg);
     }
     sl_sql_rejects_report(&st->rej, sink, batch);
-    if (st->recheck) {
-        sl_sql_held_free(&st->held);
-        st->recheck = false;
-    }
+    sl_sql_held_free(&st->held);   /* the batch is in: what was held before it is below it */
+    st->recheck = false;
     return 0;
+}
+
+static int my_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
+    /* another writer's transactions may keep moving the offsets; a few times at most */
+    for (int i = 0; i < 8; i++) {
+        int rc = write_once(sink, batch, upto, err);
+        if (rc != 1) return rc;
+    }
+    return sl_error_set(err, SL_RETRY, "mysql: the offsets of %s keep moving (another writer?)",
+                        ((my_state_t *)sink->state)->group);
 }
 
 static int my_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
     my_state_t *st = sink->state;
+    if (st->have_opened) {   /* read by open() a moment ago; out takes them over */
+        *out = st->opened;
+        memset(&st->opened, 0, sizeof st->opened);
+        st->have_opened = false;
+        return 0;
+    }
     int rc = do_connect(sink, err);
     if (rc) return rc;
-    return read_offsets(st, out, err);
+    return read_offsets(st, out, false, err);
 }
 
 static void my_close(sl_sink_t *sink) {
@@ -802,6 +876,7 @@ static void my_free(sl_sink_t *sink) {
     free(st->database);
     free(st->socket);
     sl_sql_held_free(&st->held);
+    sl_sql_held_free(&st->opened);
     sl_buf_free(&st->vals);
     sl_buf_free(&st->sql);
     free(st->voff);

@@ -47,6 +47,18 @@
  *     the sink re-reads its stored offsets and skips what the database already holds.
  *  5. DDL (schema, tables, columns added in inferred mode) runs in its own transaction
  *     under a transaction-level advisory lock, so concurrent writers do not race.
+ *  6. A batch is never written whose fate in another transaction is unknown.  A killed
+ *     process's backend still holds the whole pipelined batch, offsets and COMMIT and
+ *     commits them after the next process has read committed() (issue 12: 27,500 rows
+ *     for 20,000 ids).  So every batch's transaction first takes a transaction-level
+ *     advisory lock per (group, topic, partition) of `upto` (FNV-1a 64 keys, sorted:
+ *     no deadlock between writers), and only then, in its own statement (a snapshot
+ *     taken after the locks were granted), reads the offsets (tx_begin()).  The other
+ *     transaction has committed or aborted by then; when what it committed changes
+ *     which records become rows, the transaction is rolled back and the rows chosen
+ *     again.  Stored offsets never go back (GREATEST): a batch read from a stale
+ *     committed() may end below them.  lock_timeout 60 s: a peer stuck inside its
+ *     transaction is SL_RETRY (logged), not a silent hang.
  *
  * Column types: text int bigint smallint double float real bool timestamp timestamptz
  * json jsonb uuid decimal(p,s)/numeric(p,s).  Timestamps: a number is epoch ms (bound as
@@ -62,6 +74,7 @@
 
 #include "sluice/json.h"
 #include "sluice/plugin.h"
+#include "../../src/log.h"
 #include "../../src/sql_common.h"
 
 typedef struct pg_conf {
@@ -101,7 +114,9 @@ typedef struct pg_state {
     PGconn *conn;
     bool ready;       /* table checked/created on this connection */
     bool recheck;     /* a write failed: re-read the offsets the database holds */
-    sl_offsets_t held;        /* what the database holds (after a failed write) */
+    sl_offsets_t held;        /* what the database holds (after a failed write, or under the lock) */
+    sl_offsets_t opened;      /* read by open(), handed out by the committed() after it */
+    bool have_opened;
     /* per write (reused) */
     sl_buf_t vals;            /* rendered values, NUL-separated */
     ptrdiff_t *voff;          /* [row * ncols + k] offset into vals, -1 = NULL */
@@ -209,6 +224,7 @@ static int classify(pg_state_t *st, PGresult *res) {
     if (code[0] == '2' && (code[1] == '2' || code[1] == '3')) return E_DATA;
     /* connection (08), operator intervention/shutdown (57), transaction rollback
      * (40: serialization, deadlock), resources (53), system (58) */
+    if (strcmp(code, "55P03") == 0) return E_RETRY;   /* lock_timeout (tx_begin) */
     if ((code[0] == '0' && code[1] == '8') || (code[0] == '5' && (code[1] == '7' || code[1] == '3' || code[1] == '8')) ||
         (code[0] == '4' && code[1] == '0'))
         return E_RETRY;
@@ -286,6 +302,8 @@ static int do_connect(sl_sink_t *sink, sl_error_t *err) {
     return rc;
 }
 
+static int read_offsets(pg_state_t *st, sl_offsets_t *out, sl_error_t *err);
+
 static int pg_open(sl_sink_t *sink, sl_error_t *err) {
     pg_conf_t *c = sink->conf;
     pg_state_t *st = sink->state;
@@ -304,7 +322,14 @@ static int pg_open(sl_sink_t *sink, sl_error_t *err) {
         snprintf(st->qoffsets, ql, "sluice_offsets");
     }
     st->recheck = false;  /* the runner reads committed() right after open */
-    return do_connect(sink, err);
+    int rc = do_connect(sink, err);
+    if (rc) return rc;
+    /* ... so read them here: the runner retries a failed open() with backoff, while a
+     * failed committed() stops the job (a connection cut at that moment did) */
+    sl_sql_held_free(&st->opened);
+    rc = read_offsets(st, &st->opened, err);
+    st->have_opened = rc == 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -720,11 +745,14 @@ static int stage_create(sl_sink_t *sink, char *msg, size_t cap) {
 /* What copy_run() and finish() may find besides E_*. */
 enum {
     E_UNIQUE = E_FATAL + 1,   /* an upsert straight into the table met a key already there (23505) */
-    E_CARD                    /* the upsert touched a row twice (21000): equal keys with other bytes */
+    E_CARD,                   /* the upsert touched a row twice (21000): equal keys with other bytes */
+    E_STALE                   /* tx_begin(): the database holds more of the batch than the rows
+                               * were chosen by; rolled back, the write starts over */
 };
 
-/* BEGIN and COPY st->copybuf (whole rows in the binary or the text format) into the
- * table, or into the staging table (stage: with the rows' numbers).  Returns E_*
+/* COPY st->copybuf (whole rows in the binary or the text format) into the table, or
+ * into the staging table (stage: with the rows' numbers), inside the transaction
+ * tx_begin() opened.  Returns E_*
  * (E_UNIQUE for an upsert into the table); on an error the transaction is left open
  * (aborted) for the caller's ROLLBACK. */
 static int copy_run(sl_sink_t *sink, bool binary, bool stage, char *msg, size_t cap) {
@@ -733,7 +761,7 @@ static int copy_run(sl_sink_t *sink, bool binary, bool stage, char *msg, size_t 
     size_t nc = st->cols.n;
     sl_buf_t *sql = &st->sql;
     sl_buf_clear(sql);
-    sl_buf_printf(sql, "BEGIN; COPY %s (", stage ? "sluice_stage" : st->qtable);
+    sl_buf_printf(sql, "COPY %s (", stage ? "sluice_stage" : st->qtable);
     for (size_t k = 0; k < nc; k++) sl_buf_printf(sql, "%s\"%s\"", k ? ", " : "", st->cols.v[k].name);
     sl_buf_printf(sql, "%s) FROM STDIN%s", stage ? ", sluice_row" : "", binary ? " (FORMAT binary)" : "");
     PGresult *res = PQexec(st->conn, sql->data);
@@ -792,7 +820,10 @@ static int finish(sl_sink_t *sink, bool begin, const char *sql, bool check, cons
         p[4 * i + 2] = nums[i][0];
         p[4 * i + 3] = nums[i][1];
     }
-    sl_buf_puts(&osql, " ON CONFLICT (grp, topic, part) DO UPDATE SET next_offset = EXCLUDED.next_offset");
+    /* never back (invariant 6): a batch read from a stale committed() may end below
+     * what another transaction stored meanwhile */
+    sl_buf_puts(&osql, " ON CONFLICT (grp, topic, part) DO UPDATE SET next_offset ="
+                       " GREATEST(sluice_offsets.next_offset, EXCLUDED.next_offset)");
     /* the check: 1 / (every column still has the type the data was encoded for) */
     sl_buf_t want = SL_BUF_INIT;
     char ncs[24];
@@ -968,6 +999,83 @@ static int read_offsets(pg_state_t *st, sl_offsets_t *out, sl_error_t *err) {
     out->n = (size_t)n;
     PQclear(res);
     return 0;
+}
+
+/* The advisory lock key of (group, topic, partition): FNV-1a 64 of the three. */
+static int64_t lock_key(const char *group, const char *topic, int part) {
+    uint64_t h = fnv(1469598103934665603ULL, group, strlen(group) + 1);
+    h = fnv(h, topic, strlen(topic) + 1);
+    h = fnv(h, &part, sizeof part);
+    return (int64_t)h;
+}
+
+static int cmp_key(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Does held cover another set of the batch's records than st->held did when the rows
+ * were chosen? */
+static bool held_moved(const pg_state_t *st, const sl_offsets_t *held, const sl_batch_t *batch) {
+    for (size_t i = 0; i < batch->n; i++)
+        if (sl_sql_held_covers(held, &batch->recs[i]) != sl_sql_held_covers(&st->held, &batch->recs[i]))
+            return true;
+    return false;
+}
+
+/* Open the batch's transaction (invariant 6): BEGIN, take the transaction-level
+ * advisory lock of every (group, topic, partition) of upto (sorted, so two writers
+ * cannot deadlock), then, in a later statement (a fresh snapshot, taken after the
+ * locks were granted), read the offsets the database holds.  A transaction of
+ * another process over these partitions (a killed process's, still committing on
+ * the server) has ended by then, so what it committed is seen.  When that covers
+ * other records of the batch than the rows were chosen by, the transaction is rolled
+ * back, st->held takes the new offsets and E_STALE asks the caller to start over.
+ * Returns E_OK with the transaction open, E_STALE, or an error (the transaction is
+ * left for the caller's ROLLBACK). */
+static int tx_begin(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, char *msg,
+                    size_t cap) {
+    pg_state_t *st = sink->state;
+    size_t no = upto ? upto->n : 0;
+    int64_t *keys = malloc((no + 1) * sizeof *keys);
+    size_t nk = 0;
+    for (size_t i = 0; i < no; i++) keys[nk++] = lock_key(st->group, upto->v[i].topic, upto->v[i].partition);
+    if (!nk) keys[nk++] = lock_key(st->group, "", -1);
+    qsort(keys, nk, sizeof *keys, cmp_key);
+    char *lit = PQescapeLiteral(st->conn, st->group, strlen(st->group));
+    sl_buf_t *sql = &st->sql;
+    sl_buf_clear(sql);
+    /* a lock held longer than this (a peer stuck mid-transaction) is SL_RETRY, logged */
+    sl_buf_puts(sql, "BEGIN; SET LOCAL lock_timeout = '60s'; SELECT ");
+    for (size_t i = 0; i < nk; i++)
+        if (i == 0 || keys[i] != keys[i - 1])
+            sl_buf_printf(sql, "%spg_advisory_xact_lock(%lld)", i ? ", " : "", (long long)keys[i]);
+    sl_buf_printf(sql, "; SELECT topic, part, next_offset FROM %s WHERE grp = %s", st->qoffsets,
+                  lit ? lit : "NULL");
+    if (lit) PQfreemem(lit);
+    free(keys);
+    PGresult *res = PQexec(st->conn, sql->data);   /* the last statement's result */
+    int e = classify(st, res);
+    if (e != E_OK) {
+        snprintf(msg, cap, "locking the offsets of %s: %s", st->group, res_msg(st, res));
+        PQclear(res);
+        return e == E_DATA ? E_FATAL : e;
+    }
+    int n = PQntuples(res);
+    sl_offsets_t h = {.v = calloc(n ? (size_t)n : 1, sizeof *h.v), .n = (size_t)n};
+    for (int i = 0; i < n; i++) {
+        h.v[i].topic = strdup(PQgetvalue(res, i, 0));
+        h.v[i].partition = atoi(PQgetvalue(res, i, 1));
+        h.v[i].offset = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+    }
+    PQclear(res);
+    bool moved = held_moved(st, &h, batch);
+    sl_sql_held_set(&st->held, &h);
+    if (!moved) return E_OK;
+    sl_info("postgres: %s: another transaction of this group committed meanwhile (a killed process's?): "
+            "what it holds is skipped", st->group);
+    e = simple(st, "ROLLBACK", msg, cap);
+    return e == E_OK ? E_STALE : e == E_DATA ? E_FATAL : e;
 }
 
 /* ---------------------------------------------------------------- write */
@@ -1182,7 +1290,9 @@ static bool bin_rows(sl_sink_t *sink, const sl_batch_t *batch, const size_t *can
     return true;
 }
 
-static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
+/* One attempt at writing the batch: 0, SL_RETRY/SL_FATAL, or 1 when tx_begin() found
+ * offsets that changed which records become rows (then again, with them). */
+static int write_once(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
     pg_conf_t *c = sink->conf;
     pg_state_t *st = sink->state;
     sl_sql_rejects_clear(&st->rej);
@@ -1242,6 +1352,7 @@ static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
         }
         for (int attempt = 0; e == E_OK && sent && !done; attempt++) {
             if (stage) e = stage_create(sink, msg, sizeof msg);
+            if (e == E_OK) e = tx_begin(sink, batch, upto, msg, sizeof msg);
             if (e == E_OK) e = copy_run(sink, binary, stage, msg, sizeof msg);
             if (e == E_OK && stage) upsert_sql(sink, &st->sql, dups);
             if (e == E_OK)
@@ -1292,12 +1403,7 @@ static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
             rejects_cut(&st->rej, rej_mark);
             render_rows(sink, batch, cand, ncand, &pl);
         }
-        bool begin = true;
-        if (pl.nrows) {
-            e = simple(st, "BEGIN", msg, sizeof msg);
-            if (e == E_DATA) e = E_FATAL;
-            begin = false;
-        }
+        e = tx_begin(sink, batch, upto, msg, sizeof msg);
         for (size_t s = 0; s < pl.nseg && e == E_OK; s++) {
             size_t a = pl.seg[s], b = s + 1 < pl.nseg ? pl.seg[s + 1] : pl.nrows;
             if (redo) {
@@ -1307,18 +1413,23 @@ static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
             e = exec_rows(sink, pl.rows + a, b - a, msg, sizeof msg);
             if (e == E_DATA) {  /* the first data error: start over under savepoints */
                 e = simple(st, "ROLLBACK", msg, sizeof msg);
-                if (e == E_OK) e = simple(st, "BEGIN", msg, sizeof msg);
                 if (e == E_DATA) e = E_FATAL;
+                if (e == E_OK) e = tx_begin(sink, batch, upto, msg, sizeof msg);
                 redo = true;
                 s = (size_t)-1;
             }
         }
-        if (e == E_OK) e = finish(sink, begin, NULL, false, upto, msg, sizeof msg);
-        if (e > E_RETRY) e = E_FATAL;
+        if (e == E_OK) e = finish(sink, false, NULL, false, upto, msg, sizeof msg);
+        if (e > E_RETRY && e != E_STALE) e = E_FATAL;
     }
     free(pl.seg);
     free(pl.rows);
     free(cand);
+    if (e == E_STALE) {   /* rolled back; st->held is what the database holds now */
+        sl_sql_rejects_clear(&st->rej);
+        st->recheck = false;
+        return 1;
+    }
     if (e != E_OK) {
         if (st->conn && PQstatus(st->conn) == CONNECTION_OK) PQclear(PQexec(st->conn, "ROLLBACK"));
         else disconnect(st);
@@ -1330,15 +1441,29 @@ static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     }
     /* committed: only now report the rejected rows (invariant 3) */
     sl_sql_rejects_report(&st->rej, sink, batch);
-    if (st->recheck) {
-        sl_sql_held_free(&st->held);
-        st->recheck = false;
-    }
+    sl_sql_held_free(&st->held);   /* the batch is in: what was held before it is below it */
+    st->recheck = false;
     return 0;
+}
+
+static int pg_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t *upto, sl_error_t *err) {
+    /* another writer's transactions may keep moving the offsets; a few times at most */
+    for (int i = 0; i < 8; i++) {
+        int rc = write_once(sink, batch, upto, err);
+        if (rc != 1) return rc;
+    }
+    return sl_error_set(err, SL_RETRY, "postgres: the offsets of %s keep moving (another writer?)",
+                        ((pg_state_t *)sink->state)->group);
 }
 
 static int pg_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
     pg_state_t *st = sink->state;
+    if (st->have_opened) {   /* read by open() a moment ago; out takes them over */
+        *out = st->opened;
+        memset(&st->opened, 0, sizeof st->opened);
+        st->have_opened = false;
+        return 0;
+    }
     int rc = do_connect(sink, err);
     if (rc) return rc;
     return read_offsets(st, out, err);
@@ -1359,6 +1484,7 @@ static void pg_free(sl_sink_t *sink) {
     free(st->qtable);
     free(st->qoffsets);
     sl_sql_held_free(&st->held);
+    sl_sql_held_free(&st->opened);
     sl_buf_free(&st->vals);
     sl_buf_free(&st->sql);
     sl_buf_free(&st->copybuf);

@@ -1,7 +1,7 @@
 # lib_mysql.sh - start a throwaway MariaDB on 127.0.0.1 (random free port, data in a
 # temp dir), stopped by PID at exit (sourced after lib.sh: uses $WORK).
 #   my_start            -> sets MY_PORT, MY_DIR, MYSQL_DSN (exported), MY_PID
-#   my_stop / my_restart
+#   my_stop / my_restart / my_crash (SIGKILL of mariadbd, then a start: InnoDB recovery)
 #   my_q "SQL"          -> tab-separated rows without headers
 # Skips (exit 0 with "0 passed, 0 failed") when MariaDB is not installed.
 free_port() {
@@ -45,4 +45,7 @@ my_stop() {
 }
 # a real server restart (connections are cut), keeping the data
 my_restart() { my_down; my_up; }
+# a crash of the server: SIGKILL, then a start (committed transactions survive:
+# the redo log is written at each commit, innodb_flush_log_at_trx_commit=2)
+my_crash() { kill -KILL "$MY_PID" 2>/dev/null; wait "$MY_PID" 2>/dev/null; my_up; }
 my_q() { mariadb --no-defaults --default-character-set=utf8mb4 -S "$MY_DIR/s" -uroot -N -B -e "$1" "${2:-sluice_test}"; }

@@ -1,7 +1,7 @@
 # lib_pg.sh - start a throwaway PostgreSQL 15 on 127.0.0.1 (random free port, data in a
 # temp dir, fsync off), stopped by PID at exit (sourced after lib.sh: uses $WORK).
 #   pg_start            -> sets PG_PORT, PG_DIR, PG_DSN (exported), PG_PID
-#   pg_stop / pg_restart
+#   pg_stop / pg_restart / pg_crash (immediate stop: no checkpoint, WAL recovery on start)
 #   psql_q "SQL"        -> unaligned, tuples-only output
 # Skips (exit 0 with "0 passed, 0 failed") when PostgreSQL 15 is not installed.
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -43,6 +43,13 @@ pg_stop() {
 # a real server restart (connections are cut), keeping the data
 pg_restart() {
   kill -INT "$PG_PID" 2>/dev/null
+  _pg_i=0; while kill -0 "$PG_PID" 2>/dev/null && [ $_pg_i -lt 100 ]; do sleep 0.1; _pg_i=$((_pg_i + 1)); done
+  pg_up
+}
+# a crash of the server (SIGQUIT to the postmaster: every backend exits at once, no
+# checkpoint; the next start recovers from the WAL), then a start, keeping the data
+pg_crash() {
+  $PG_AS "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
   _pg_i=0; while kill -0 "$PG_PID" 2>/dev/null && [ $_pg_i -lt 100 ]; do sleep 0.1; _pg_i=$((_pg_i + 1)); done
   pg_up
 }

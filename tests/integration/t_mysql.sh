@@ -7,10 +7,16 @@
 #  2. a value out of range goes to <job>.dlq with the server's message while the rest
 #     of its batch lands;
 #  3. every column type round-trips (nulls, unicode, large ints, timestamps before 1970),
-#     read back with the mariadb CLI, and the created table's schema matches `columns`.
+#     read back with the mariadb CLI, and the created table's schema matches `columns`;
+#  5. a killed process's COMMIT reaching the server late (issue 12 item 2): a proxy
+#     (tests/tcpproxy.py) holds the COMMIT after the offsets statement for 3 s, sluice
+#     is SIGKILLed meanwhile and restarted at once; the new process must wait for that
+#     transaction and skip what it committed: every id exactly once.
 . "$(dirname "$0")/../runtime/lib.sh"
 . "$(dirname "$0")/lib_mysql.sh"
+. "$(dirname "$0")/lib_proxy.sh"
 my_start
+trap 'proxy_stop; my_stop; cleanup_work' EXIT
 
 N=${MY_RECORDS:-100000}
 rand() {  # rand LO HI (hundredths of a second) -> seconds
@@ -145,4 +151,44 @@ eq "flights.mysql.yaml: primary key (icao24, last_contact)" "$(my_q "select grou
 eq "flights.mysql.yaml: lat/lon are decimal(9,6)" "$(my_q "select group_concat(column_type order by column_name) from information_schema.columns where table_schema = 'final' and table_name = 'flights' and column_name in ('latitude', 'longitude')")" "decimal(9,6),decimal(9,6)"
 runp
 eq "flights.mysql.yaml: a second run adds nothing" "$(my_q "select count(*) from flights" final)" "$n1"
+
+# ---- 5. the killed process's COMMIT arrives after the new process started ----
+proxy_start "$MY_PORT" --hold COMMIT --after "INTO sluice_offsets" --hold-ms 3000 \
+  --arm "$WORK/arm" --held "$WORK/held"
+cat > "$WORK/late.yaml" <<YAML
+data_dir: $WORK/data5
+topics:
+  ev5: { partitions: 4 }
+sources:
+  gen5:
+    generate: { count: 20000, chunk: 2000, template: { id: "meta.seq" } }
+    key: "string(id)"
+    to: ev5
+jobs:
+  late:
+    from: ev5
+    max_batch: 2500
+    to:
+      - mysql: { dsn: "mysql://root@127.0.0.1:$PROXY_PORT/sluice_test", table: late, columns: { id: bigint } }
+YAML
+kills=0
+i=0
+while [ $i -lt 4 ]; do
+  : > "$WORK/arm"     # the proxy takes it away when it holds a COMMIT of this process
+  "$SLUICE" run "$WORK/late.yaml" --log-level error 2>>"$WORK/log5" &
+  pid=$!
+  w=0
+  while [ -e "$WORK/arm" ] && kill -0 $pid 2>/dev/null && [ $w -lt 2400 ]; do sleep 0.05; w=$((w + 1)); done
+  if [ ! -e "$WORK/arm" ]; then kill -9 $pid 2>/dev/null && kills=$((kills + 1)); fi
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  i=$((i + 1))
+done
+rm -f "$WORK/arm"
+eq "four kills with a COMMIT in flight" "$kills" 4
+"$SLUICE" run --once "$WORK/late.yaml" --log-level warn 2>>"$WORK/log5"
+eq "late commit: final run exits 0" "$?" 0
+eq "late commit: exactly 20000 rows" "$(my_q 'select count(*) from late')" 20000
+eq "late commit: each id exactly once" "$(my_q "select concat(count(distinct id), ':', min(id), '-', max(id)) from late")" "20000:0-19999"
+eq "late commit: offsets held per partition" "$(my_q "select concat(count(*), ':', sum(next_offset)) from sluice_offsets where grp = 'late:late'")" "4:20000"
 done_tests

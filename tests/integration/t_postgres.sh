@@ -10,7 +10,11 @@
 #     read back with psql, and the created table's schema matches `columns`;
 #  4. the shipped pipelines/crypto.postgres.yaml runs on the sample responses;
 #  5. binary COPY stores exactly what multi-row INSERTs (text) store, rejects the same
-#     rows, and falls back to the text format where the server must convert a value.
+#     rows, and falls back to the text format where the server must convert a value;
+#  6. a killed process's transaction still committing on the server (issue 12 item 1):
+#     a trigger slows the offsets update, sluice is SIGKILLed six times while a
+#     backend is inside it, and the next process must wait for that transaction and
+#     skip what it committed: every id exactly once.
 . "$(dirname "$0")/../runtime/lib.sh"
 . "$(dirname "$0")/lib_pg.sh"
 pg_start
@@ -236,4 +240,51 @@ eq "upsert: the last row of each key wins" "$(psql_q "select string_agg(k || '='
   "0=10,1=25,2=20,3=26,4=14,7=24,8=22,9=23,10=27,11=28,12=29,13=30,14=31,15=32,16=33,17=34,18=35,19=36"
 eq "existing table of other types: the same rows" "$(digest mix_bin_l)" "$(digest mix_ins_l)"
 eq "existing table of other types: the same rows rejected" "$(dlq bin_l)" "$(dlq ins_l)"
+
+# ---- 6. the killed process's transaction commits after the new one has started ----
+# The old backend has the whole batch, the offsets and COMMIT (one pipeline) when the
+# process dies; a slow trigger on sluice_offsets keeps it busy, so the next process
+# starts while that transaction is still open.  It must not write the batch again.
+psql_q "create schema sl_inflight" >/dev/null
+psql_q "create table sl_inflight.sluice_offsets (grp text not null, topic text not null, part integer not null,
+          next_offset bigint not null, primary key (grp, topic, part))" >/dev/null
+psql_q "create function sl_inflight.slow() returns trigger language plpgsql as \$\$ begin perform pg_sleep(0.3); return new; end \$\$" >/dev/null
+psql_q "create trigger slow before update on sl_inflight.sluice_offsets for each row execute function sl_inflight.slow()" >/dev/null
+cat > "$WORK/inflight.yaml" <<YAML
+data_dir: $WORK/data6
+topics:
+  ev6: { partitions: 4 }
+sources:
+  gen6:
+    generate: { count: 20000, chunk: 2000, template: { id: "meta.seq" } }
+    key: "string(id)"
+    to: ev6
+jobs:
+  inflight:
+    from: ev6
+    max_batch: 2500
+    to:
+      - postgres: { table: inflight, schema: sl_inflight, columns: { id: bigint } }
+YAML
+# a backend of this process (connected after $t0) inside the slow trigger = a commit in flight
+in_trigger() { [ "$(psql_q "select count(*) from pg_stat_activity where application_name = 'sluice' and wait_event = 'PgSleep' and backend_start > '$t0'")" -gt 0 ]; }
+kills=0
+i=0
+while [ $i -lt 6 ]; do
+  t0=$(psql_q "select clock_timestamp()")
+  "$SLUICE" run "$WORK/inflight.yaml" --log-level error 2>>"$WORK/log6" &
+  pid=$!
+  w=0
+  while ! in_trigger && kill -0 $pid 2>/dev/null && [ $w -lt 2400 ]; do sleep 0.05; w=$((w + 1)); done
+  if in_trigger; then kill -9 $pid 2>/dev/null && kills=$((kills + 1)); fi
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  i=$((i + 1))
+done
+eq "six kills with a commit in flight" "$kills" 6
+"$SLUICE" run --once "$WORK/inflight.yaml" --log-level warn 2>>"$WORK/log6"
+eq "in-flight: final run exits 0" "$?" 0
+eq "in-flight: exactly 20000 rows" "$(psql_q 'select count(*) from sl_inflight.inflight')" 20000
+eq "in-flight: each id exactly once" "$(psql_q "select count(distinct id) || ':' || min(id) || '-' || max(id) from sl_inflight.inflight")" "20000:0-19999"
+eq "in-flight: offsets held per partition" "$(psql_q "select count(*) || ':' || sum(next_offset) from sl_inflight.sluice_offsets where grp = 'inflight:inflight'")" "4:20000"
 done_tests

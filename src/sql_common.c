@@ -249,38 +249,75 @@ static bool want(const char *s, size_t n, size_t *i, char ch) {
     return false;
 }
 
+/* Days from 1970-01-01 to a civil date (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int num2(const char *s) { return (s[0] - '0') * 10 + s[1] - '0'; }
+
 /* YYYY-MM-DD[(T| )HH:MM[:SS[.f+]]][Z|(+|-)HH[[:]MM]] with months, days, hours and
- * minutes in range */
-static bool is_iso_time(const char *s, size_t n) {
+ * minutes in range; *ms (may be NULL) = the instant in epoch ms, a time without a
+ * zone read as UTC */
+bool sl_sql_parse_iso_ms(const char *s, size_t n, int64_t *ms) {
     size_t i = 0;
     if (!digits(s, n, &i, 4) || !want(s, n, &i, '-') || !digits(s, n, &i, 2) || !want(s, n, &i, '-') ||
         !digits(s, n, &i, 2))
         return false;
-    int mon = (s[5] - '0') * 10 + s[6] - '0', day = (s[8] - '0') * 10 + s[9] - '0';
+    int mon = num2(s + 5), day = num2(s + 8);
     if (mon < 1 || mon > 12 || day < 1 || day > 31) return false;
-    if (i == n) return true;
-    if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') return false;
-    i++;
-    size_t h = i;
-    if (!digits(s, n, &i, 2) || !want(s, n, &i, ':') || !digits(s, n, &i, 2)) return false;
-    if ((s[h] - '0') * 10 + s[h + 1] - '0' > 23 || (s[h + 3] - '0') * 10 + s[h + 4] - '0' > 59) return false;
-    if (want(s, n, &i, ':')) {
-        if (!digits(s, n, &i, 2) || (s[i - 2] - '0') * 10 + s[i - 1] - '0' > 60) return false;
-        if (want(s, n, &i, '.')) {
-            size_t f = i;
-            while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-            if (i == f) return false;
+    int64_t year = num2(s) * 100 + num2(s + 2);
+    int hh = 0, mi = 0, ss = 0, frac = 0, off = 0;
+    if (i < n) {
+        if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') return false;
+        i++;
+        size_t h = i;
+        if (!digits(s, n, &i, 2) || !want(s, n, &i, ':') || !digits(s, n, &i, 2)) return false;
+        hh = num2(s + h);
+        mi = num2(s + h + 3);
+        if (hh > 23 || mi > 59) return false;
+        if (want(s, n, &i, ':')) {
+            if (!digits(s, n, &i, 2) || (ss = num2(s + i - 2)) > 60) return false;
+            if (want(s, n, &i, '.')) {
+                size_t f = i;
+                while (i < n && s[i] >= '0' && s[i] <= '9') {
+                    if (i - f < 3) frac = frac * 10 + s[i] - '0';
+                    i++;
+                }
+                if (i == f) return false;
+                for (size_t k = i - f; k < 3; k++) frac *= 10;
+            }
+        }
+        if (i < n) {
+            if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n) {
+                i++;
+            } else {
+                if (s[i] != '+' && s[i] != '-') return false;
+                int sign = s[i] == '-' ? -1 : 1;
+                i++;
+                size_t z = i;
+                if (!digits(s, n, &i, 2)) return false;
+                off = num2(s + z) * 60;
+                if (i < n) {
+                    want(s, n, &i, ':');
+                    if (!digits(s, n, &i, 2) || i != n) return false;
+                    off += num2(s + i - 2);
+                }
+                off *= sign;
+            }
         }
     }
-    if (i == n) return true;
-    if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n) return true;
-    if (s[i] != '+' && s[i] != '-') return false;
-    i++;
-    if (!digits(s, n, &i, 2)) return false;
-    if (i == n) return true;
-    want(s, n, &i, ':');
-    return digits(s, n, &i, 2) && i == n;
+    if (ms)
+        *ms = ((days_from_civil(year, mon, day) * 24 + hh) * 60 + mi - off) * 60000 + (int64_t)ss * 1000 + frac;
+    return true;
 }
+
+static bool is_iso_time(const char *s, size_t n) { return sl_sql_parse_iso_ms(s, n, NULL); }
 
 /* 0001-01-01 .. 9999-12-31 in epoch ms */
 #define SQL_TS_MIN_MS (-62135596800000LL)

@@ -115,6 +115,10 @@ bool sl_sql_value_fit(const sl_sql_column_t *col, sl_value_t v, sl_value_t *out,
  * (sl_sql_datetime_ms), UTC, into out[0..cap); 32 bytes are always enough. */
 void sl_sql_iso_ms(char *out, size_t cap, int64_t ms);
 void sl_sql_datetime_ms(char *out, size_t cap, int64_t ms);
+/* An ISO-8601 time as sl_sql_value_fit accepts it for a timestamp column
+ * (YYYY-MM-DD[(T| )HH:MM[:SS[.f]]][Z|+HH[:MM]]): true when it is one, with *ms (may be
+ * NULL) its instant in epoch ms (a time without a zone is UTC). */
+bool sl_sql_parse_iso_ms(const char *s, size_t n, int64_t *ms);
 
 /* The offsets key of a sink: "<job>:<table>", malloc'd (the caller frees it). */
 char *sl_sql_offsets_group(const char *job, const char *table);

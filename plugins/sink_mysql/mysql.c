@@ -31,12 +31,16 @@
  *     become rows, the transaction is rolled back and the rows chosen again.  Stored
  *     offsets never go back (GREATEST): a batch read from a stale committed() may end
  *     below them.  A peer stuck in its transaction: lock wait timeout, SL_RETRY.
+ *  7. A declared column type means the same check as in the SQLite and PostgreSQL
+ *     sinks (sl_sql_value_fit): a value that does not fit (2.5 or "x4" in a bigint,
+ *     an int over 32 bits...) is a rejected row with its reason before the server sees
+ *     it.
  *
  * Column types: text varchar(n) int bigint smallint double float real bool timestamp
  * timestamptz (DATETIME(3), UTC) json jsonb uuid decimal(p,s).  A text key column is
  * VARCHAR(255) (InnoDB cannot index TEXT whole).  Tables use utf8mb4_bin, so keys
- * compare exactly (case-sensitive).  Timestamps: a number is epoch ms, a string is
- * passed as written ("YYYY-MM-DD HH:MM:SS[.fff]"). */
+ * compare exactly (case-sensitive).  Timestamps: a number is epoch ms, an ISO-8601
+ * string (a zone, 'Z' or none = UTC) is the same instant as a UTC DATETIME(3). */
 #include <mariadb/mysql.h>  /* Debian: /usr/include/mariadb */
 #include <math.h>
 #include <stdio.h>
@@ -766,12 +770,32 @@ static int write_once(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets
     for (size_t i = 0; i < batch->n; i++) {
         const sl_record_t *rec = &batch->recs[i];
         if (!sl_sql_row_wanted(&st->held, &st->rej, rec, i, nc)) continue;
-        for (size_t k = 0; k < nc; k++) {
-            const sl_value_t *v = sl_value_get(&rec->value, st->cols.v[k].field, strlen(st->cols.v[k].field));
+        /* invariant 7: a declared type means what it means in every SQL sink */
+        size_t mark = st->vals.len;
+        bool fits = true;
+        for (size_t k = 0; k < nc && fits; k++) {
+            const sl_sql_column_t *col = &st->cols.v[k];
+            const sl_value_t *v = sl_value_get(&rec->value, col->field, strlen(col->field));
+            sl_value_t as;
+            char why[300];
+            if (!sl_sql_value_fit(col, v ? *v : sl_null(), &as, why, sizeof why)) {
+                char m[400];
+                snprintf(m, sizeof m, "column '%s': %s", col->name, why);
+                sl_sql_rejects_add(&st->rej, i, m);
+                fits = false;
+                break;
+            }
+            int64_t ms;
+            if (col->kind == SL_SQL_TS && as.type == SL_T_STRING && sl_sql_parse_iso_ms(as.u.s, as.len, &ms))
+                as = sl_int(ms);   /* MariaDB takes no zone: the instant as a UTC datetime */
             size_t at = st->vals.len;
-            bool set = render(&st->vals, st->cols.v[k].kind, v ? *v : sl_null());
+            bool set = render(&st->vals, col->kind, as);
             st->voff[i * nc + k] = set ? at : SIZE_MAX;
             st->vlen[i * nc + k] = st->vals.len - at;
+        }
+        if (!fits) {
+            st->vals.len = mark;
+            continue;
         }
         rows[nrows++] = i;
     }

@@ -304,6 +304,7 @@ static void journal_free(sl_journal_t *j) {
     }
     free(j->groups);
     if (j->meta_fd >= 0) close(j->meta_fd);
+    free(j->meta_buf);
     if (j->lock_fd >= 0) close(j->lock_fd);   /* releases the flock */
     pthread_mutex_destroy(&j->mu);
     pthread_mutex_destroy(&j->own_mu);
@@ -384,16 +385,48 @@ static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
         for (int p = 0; p < j->topics[t]->nparts && rc == 0; p++)
             rc = sl_part_load(ctx, &j->topics[t]->parts[p], err);
     if (rc == 0) rc = sl_meta_load(ctx, err);
+    /* Is meta.log missing commits?  Gone with data in the partitions, damaged, or a
+     * partition holds batches of two transactions beyond its committed end (J1 allows
+     * one: the transaction open at the crash), so a commit record was lost. */
+    bool has_data = false;
+    for (size_t t = 0; t < j->ntopics && rc == 0; t++) {
+        for (int p = 0; p < j->topics[t]->nparts; p++) {
+            sl_part_t *part = &j->topics[t]->parts[p];
+            if (part->committed < 0) part->committed = part->nseg ? part->segs[0]->base : 0;
+            if (part->nseg && part->data_end > part->segs[0]->base) has_data = true;
+            if (part->tail_txn_from > part->committed && !j->meta_damaged) {
+                sl_load_report(ctx, part->dir, 0, part->committed, false,
+                               "meta.log lacks the commit of records [%" PRId64 ", %" PRId64
+                               ") (their transaction record is lost): kept",
+                               part->committed, part->tail_txn_from);
+                j->meta_damaged = true;
+            }
+        }
+    }
+    if (rc == 0 && j->meta_missing && has_data) {
+        sl_load_report(ctx, j->dir, 0, -1, false,
+                       "meta.log is missing: committed ends rebuilt from the segments; source "
+                       "cursors and group offsets start over");
+        j->meta_damaged = true;
+    }
     for (size_t t = 0; t < j->ntopics && rc == 0; t++) {
         for (int p = 0; p < j->topics[t]->nparts && rc == 0; p++) {
             sl_part_t *part = &j->topics[t]->parts[p];
-            if (part->committed < 0) part->committed = part->nseg ? part->segs[0]->base : 0;
+            if (j->meta_damaged && part->data_end > part->committed) {
+                /* DESIGN 2.7: with damaged metadata every batch that passed its crc
+                 * is kept (a source may fetch some again: duplicates, never loss). */
+                sl_load_report(ctx, part->dir, 0, part->committed, false,
+                               "records [%" PRId64 ", %" PRId64 ") kept as committed (meta.log damaged)",
+                               part->committed, part->data_end);
+                part->committed = part->data_end;
+            }
             rc = sl_part_settle(ctx, part, err);
             free(part->ldmg);
             part->ldmg = NULL;
             part->nldmg = part->capldmg = 0;
         }
     }
+    if (rc == 0) rc = sl_meta_settle(ctx, err);
     if (rc == 0 && j->need_snapshot && (ctx->mode == SL_LOAD_RW || ctx->mode == SL_LOAD_REPAIR))
         rc = sl_meta_compact(j, err);
     return rc;

@@ -71,8 +71,15 @@ typedef struct sl_part {
     int64_t committed;   /* visible end */
     int64_t next;        /* owner: next offset to append (== active end) */
     int64_t data_end;    /* recovery only: end of the valid data found on disk */
+    uint64_t tail_txn;   /* recovery only: txn id of the last valid batch ... */
+    int64_t tail_txn_from;  /* ... and the first offset of that txn's last run of batches */
     struct sl_load_dmg *ldmg;  /* recovery only: damage found by the scan */
     size_t nldmg, capldmg;
+    /* Damaged byte ranges below `committed` that readers step over (found on open, or
+     * by a reader later).  hole_mu is a leaf lock: taken under part->rw or alone. */
+    pthread_mutex_t hole_mu;
+    struct sl_hole *holes;
+    size_t nholes, capholes;
     struct sl_txn *owner;/* own_mu */
     bool dirty;          /* j->mu: committed data not yet synced (interval) */
 } sl_part_t;
@@ -134,8 +141,13 @@ struct sl_journal {
     pthread_t flusher;
     int64_t next_retention_ms;
 
-    int damages;         /* counted during load */
+    atomic_int damages;  /* counted during load, and by readers that skip damage */
     bool need_snapshot;  /* load: meta.log disagrees with the data it was cut to */
+    bool meta_damaged;   /* load: meta.log is damaged or missing: ends rebuilt from data */
+    bool meta_missing;   /* load: there was no meta.log */
+    int64_t meta_cut;    /* load: where its torn tail starts, -1: none */
+    char *meta_buf;      /* load: its bytes, until sl_meta_settle */
+    size_t meta_buf_len;
     struct sl_txn *txns;   /* j->mu: open transactions (aborted by close) */
     struct sl_txn *retention_owner;  /* the owner retention puts on a partition (J2) */
 };
@@ -215,6 +227,13 @@ int sl_seg_index_write(sl_seg_t *seg);
  * offset == seg->end); -1 when none starts there. */
 int64_t sl_seg_find_batch(sl_seg_t *seg, int64_t offset);
 
+/* A damaged byte range [pos, resync) of the segment starting at seg_base, holding
+ * offsets [from, to): readers skip it (the gap is reported, never read as data). */
+typedef struct sl_hole {
+    int64_t seg_base, pos, resync;
+    int64_t from, to;
+} sl_hole_t;
+
 /* Damage found by the scan of a segment while loading (open, fsck). */
 typedef struct sl_load_dmg {
     size_t seg;            /* index in part->segs */
@@ -247,6 +266,9 @@ int sl_part_roll(sl_part_t *part, int64_t base, sl_error_t *err);
 
 /* ---- meta.log (journal_meta.c) ---- */
 int sl_meta_load(sl_load_ctx_t *ctx, sl_error_t *err);
+/* After sl_part_settle of every partition: cut meta.log's torn tail, or keep a copy in
+ * quarantine/ when the state was rebuilt (a snapshot then replaces it). */
+int sl_meta_settle(sl_load_ctx_t *ctx, sl_error_t *err);
 /* Write one framed record (type + body) at the end of meta.log; j->mu held. */
 int sl_meta_append(sl_journal_t *journal, int type, const sl_buf_t *body, sl_error_t *err);
 /* Replace meta.log by one snapshot record of the current state; j->mu held. */

@@ -409,6 +409,10 @@ static int seg_scan(sl_load_ctx_t *ctx, sl_part_t *part, size_t si, sl_error_t *
             }
             sl_seg_index_add(seg, h.base, (int64_t)pos, force);
             force = false;
+            if (h.txn != part->tail_txn) {   /* J1: one txn's batches are consecutive */
+                part->tail_txn = h.txn;
+                part->tail_txn_from = h.base;
+            }
             if (h.ingest_max > seg->max_ingest) seg->max_ingest = h.ingest_max;
             expect = h.base + h.count;
             pos += SL_BATCH_HDR + h.len;
@@ -450,6 +454,8 @@ static int seg_scan(sl_load_ctx_t *ctx, sl_part_t *part, size_t si, sl_error_t *
 
 int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
     bool ro = ctx->mode == SL_LOAD_RO || ctx->mode == SL_LOAD_FSCK;
+    part->tail_txn = 0;
+    part->tail_txn_from = -1;
     DIR *d = opendir(part->dir);
     if (!d) {
         if (errno == ENOENT && !ro) {

@@ -340,6 +340,36 @@ static int journal_lock(sl_journal_t *j, sl_error_t *err) {
     return 0;
 }
 
+/* The highest partition directory N of a topic (DIR/topics/<name>/N/) that holds a
+ * non-empty segment, or -1: data the topic's meta file must account for. */
+static int topic_data_parts(const char *tdir) {
+    DIR *d = opendir(tdir);
+    if (!d) return -1;
+    int max = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long n = strtol(de->d_name, &end, 10);
+        if (!de->d_name[0] || *end || n < 0 || n > 1000000 || n <= max) continue;
+        char *pdir = path_join(tdir, de->d_name);
+        DIR *pd = opendir(pdir);
+        struct dirent *se;
+        while (pd && (se = readdir(pd))) {
+            size_t l = strlen(se->d_name);
+            if (l < 5 || strcmp(se->d_name + l - 4, ".log") != 0) continue;
+            char *seg = path_join(pdir, se->d_name);
+            struct stat st;
+            if (stat(seg, &st) == 0 && st.st_size > 0) max = (int)n;
+            free(seg);
+            if (max == (int)n) break;
+        }
+        if (pd) closedir(pd);
+        free(pdir);
+    }
+    closedir(d);
+    return max;
+}
+
 /* Discover DIR/topics/<name>/ and scan every partition, then apply meta.log and
  * settle (cut) every partition: the recovery algorithm of docs/FORMAT.md. */
 static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
@@ -366,18 +396,44 @@ static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
             names[n++] = sl_jstrdup(de->d_name);
         }
         closedir(d);
+        int rc = 0;
         for (size_t i = 0; i < n; i++) {
             char *dir = path_join(tdir, names[i]);
             sl_topic_opts_t o;
             struct stat st;
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-                if (topic_meta_read(dir, &o)) topic_new(j, names[i], &o);
-                else sl_load_report(ctx, dir, 0, -1, false, "topic without a readable meta file (ignored)");
+            if (rc == 0 && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                /* A topic's meta file must account for every partition holding data:
+                 * otherwise opening would cut what it does not see.  Refuse before
+                 * any byte changes (fsck reports it and checks the rest). */
+                bool ok = topic_meta_read(dir, &o);
+                int data = topic_data_parts(dir);
+                char why[160] = "";
+                if (!ok && data >= 0)
+                    snprintf(why, sizeof why, "topic has data in partition %d but no readable meta file", data);
+                else if (ok && data >= o.partitions)
+                    snprintf(why, sizeof why, "meta says %d partition(s) but partition %d holds data",
+                             o.partitions, data);
+                if (why[0]) {
+                    sl_load_report(ctx, dir, 0, -1, false, "%s: left untouched (restore %s/meta)", why, dir);
+                    if (ctx->mode != SL_LOAD_FSCK)
+                        rc = sl_error_set(err, SL_CORRUPT,
+                                          "%s: %s; nothing was changed: restore its meta file "
+                                          "(\"partitions N\") or move the topic away",
+                                          dir, why);
+                } else if (ok) {
+                    topic_new(j, names[i], &o);
+                } else {
+                    sl_load_report(ctx, dir, 0, -1, false, "topic without a readable meta file (ignored)");
+                }
             }
             free(dir);
             free(names[i]);
         }
         free(names);
+        if (rc) {
+            free(tdir);
+            return rc;
+        }
     }
     free(tdir);
     int rc = 0;

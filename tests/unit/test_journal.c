@@ -666,6 +666,65 @@ TEST(journal_meta_damage_keeps_data) {
     free(root);
 }
 
+/* A topic meta file edited to fewer partitions (2 -> 1) must not make open cut
+ * meta.log or a segment: open refuses before touching a byte, fsck reports it. */
+TEST(journal_topic_meta_mismatch_refused) {
+    char *root = tmpdir(), *dir = jdir(root);
+    sl_journal_t *j = jopen(dir);
+    sl_topic_t *t = topic(j, "t", 2, 0);
+    for (int i = 0; i < 4; i++) append_n(j, t, "w", i * 20, 20, i + 1, true);
+    int64_t end0 = sl_topic_end(t, 0), end1 = sl_topic_end(t, 1);
+    sl_journal_close(j);
+    char *meta = meta_log(dir), *s0 = seg0(dir, "t", 0), *s1 = seg0(dir, "t", 1);
+    char tm[512];
+    snprintf(tm, sizeof tm, "%s/topics/t/meta", dir);
+    size_t tml, ml, l0, l1;
+    char *tmb = slurp(tm, &tml), *mb = slurp(meta, &ml), *b0 = slurp(s0, &l0), *b1 = slurp(s1, &l1);
+    const char *edited = "partitions 1\nfsync 1\nfsync_interval_ms 50\nretention_ms 0\n";
+    for (int variant = 0; variant < 2; variant++) {
+        if (variant == 0) spit(tm, edited, strlen(edited));
+        else spit(tm, "garbage\n", 8);      /* unreadable meta, data present */
+        sl_journal_t *jj = NULL;
+        sl_error_t err = {0};
+        CHECK_INT(sl_journal_open(dir, NULL, &jj, &err), SL_CORRUPT);
+        CHECK(jj == NULL);
+        CHECK(strstr(err.msg, "nothing was changed") != NULL);
+        size_t n1, n2, n3;
+        char *a = slurp(meta, &n1), *b = slurp(s0, &n2), *c = slurp(s1, &n3);
+        CHECK(n1 == ml && memcmp(a, mb, ml) == 0);
+        CHECK(n2 == l0 && memcmp(b, b0, l0) == 0);
+        CHECK(n3 == l1 && memcmp(c, b1, l1) == 0);
+        free(a);
+        free(b);
+        free(c);
+        damages_t ds = {0};
+        CHECK(sl_journal_fsck(dir, false, on_damage, &ds, &err) >= 1);
+        CHECK(strstr(ds.first.what, "partition 1 holds data") != NULL || variant == 1);
+        CHECK(sl_journal_fsck(dir, true, NULL, NULL, &err) < 0);   /* --repair refuses too */
+        sl_journal_t *ro = NULL;
+        sl_journal_opts_t o = {.read_only = true};
+        CHECK_INT(sl_journal_open(dir, &o, &ro, &err), SL_CORRUPT);
+    }
+    spit(tm, tmb, tml);                     /* restored: everything is there */
+    damages_t ds;
+    j = jopen_report(dir, &ds);
+    CHECK_INT(ds.n, 0);
+    t = topic(j, "t", 2, 0);
+    CHECK_INT(sl_topic_end(t, 0), end0);
+    CHECK_INT(sl_topic_end(t, 1), end1);
+    sl_journal_close(j);
+    free(tmb);
+    free(mb);
+    free(b0);
+    free(b1);
+    free(meta);
+    free(s0);
+    free(s1);
+    rm_rf(root);
+    free(dir);
+    free(root);
+}
+
 TEST(journal_group_commit) {
     char *root = tmpdir(), *dir = jdir(root);
     sl_journal_t *j = jopen(dir);

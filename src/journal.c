@@ -97,6 +97,7 @@ int sl_jread_all(int fd, void *p, size_t n, int64_t pos) {
 void sl_load_report(sl_load_ctx_t *ctx, const char *path, uint64_t file_off, int64_t offset,
                     bool tail, const char *fmt, ...) {
     ctx->damages++;
+    if (!tail) ctx->serious++;
     if (!ctx->report) return;
     sl_journal_damage_t d;
     memset(&d, 0, sizeof d);
@@ -226,6 +227,7 @@ static sl_topic_t *topic_new(sl_journal_t *j, const char *name, const sl_topic_o
         p->dir = path_join(t->dir, num);
         p->committed = -1;
         pthread_rwlock_init(&p->rw, &attr);
+        pthread_mutex_init(&p->hole_mu, NULL);
     }
     pthread_rwlockattr_destroy(&attr);
     if (j->ntopics == j->captopics) {
@@ -245,8 +247,10 @@ static void topic_free(sl_topic_t *t) {
         sl_part_unload(p);
         free(p->segs);
         free(p->ldmg);
+        free(p->holes);
         free(p->dir);
         pthread_rwlock_destroy(&p->rw);
+        pthread_mutex_destroy(&p->hole_mu);
     }
     free(t->parts);
     free(t->name);
@@ -506,13 +510,13 @@ int sl_journal_open(const char *dir, const sl_journal_opts_t *opts, sl_journal_t
         journal_free(j);
         return rc;
     }
-    sl_load_ctx_t ctx = {j, ro ? SL_LOAD_RO : SL_LOAD_RW, j->opts.report, j->opts.report_opaque, 0};
+    sl_load_ctx_t ctx = {j, ro ? SL_LOAD_RO : SL_LOAD_RW, j->opts.report, j->opts.report_opaque, 0, 0};
     rc = journal_load(j, &ctx, err);
     if (rc) {
         journal_free(j);
         return rc;
     }
-    j->damages = ctx.damages;
+    atomic_store(&j->damages, ctx.serious);
     if (!ro) {
         if (pthread_create(&j->flusher, NULL, flusher_main, j) != 0) {
             journal_free(j);
@@ -526,7 +530,7 @@ int sl_journal_open(const char *dir, const sl_journal_opts_t *opts, sl_journal_t
 
 static void flush_now(sl_journal_t *j, bool all);
 
-int sl_journal_damages(const sl_journal_t *j) { return j->damages; }
+int sl_journal_damages(const sl_journal_t *j) { return atomic_load(&((sl_journal_t *)j)->damages); }
 
 void sl_journal_close(sl_journal_t *j) {
     if (!j) return;
@@ -1197,7 +1201,7 @@ int sl_journal_fsck(const char *dir, bool repair, sl_journal_report_fn report, v
     sl_journal_t *j = journal_new(dir, !repair);
     int rc = repair ? journal_lock(j, err) : 0;
     if (rc == 0) {
-        sl_load_ctx_t ctx = {j, repair ? SL_LOAD_REPAIR : SL_LOAD_FSCK, report, opaque, 0};
+        sl_load_ctx_t ctx = {j, repair ? SL_LOAD_REPAIR : SL_LOAD_FSCK, report, opaque, 0, 0};
         rc = journal_load(j, &ctx, err);
         if (rc == 0) rc = ctx.damages;
     }

@@ -239,7 +239,8 @@ typedef struct sl_load_dmg {
     size_t seg;            /* index in part->segs */
     int64_t pos;           /* file position of the first bad byte */
     int64_t offset;        /* first offset affected */
-    int64_t resync;        /* position of the next good batch, -1: none to EOF */
+    int64_t resync;        /* position of the next good batch, -1: none to EOF,
+                              -2: records missing after the segment's end (no bytes) */
     char what[96];
 } sl_load_dmg_t;
 
@@ -249,11 +250,14 @@ typedef struct sl_load_ctx {
     int mode;                  /* SL_LOAD_* */
     sl_journal_report_fn report;
     void *opaque;
-    int damages;
+    int damages;               /* every report */
+    int serious;               /* reports that are not torn tails: skipped, lost, rebuilt */
 } sl_load_ctx_t;
 enum { SL_LOAD_RO = 0, SL_LOAD_RW = 1, SL_LOAD_FSCK = 2, SL_LOAD_REPAIR = 3 };
 void sl_load_report(sl_load_ctx_t *ctx, const char *path, uint64_t file_off, int64_t offset,
                     bool tail, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Path of the quarantine file of bytes at pos of the segment at seg_base (heap). */
+char *sl_quarantine_path(const sl_part_t *part, int64_t seg_base, int64_t pos);
 /* Scan every segment of part: verify each batch, rebuild indexes, find data_end.
  * Damage below the (later known) committed end is reported by sl_part_cut. */
 int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err);
@@ -261,6 +265,10 @@ void sl_part_unload(sl_part_t *part);
 /* After meta.log is applied: cut everything at or beyond part->committed (unless
  * read-only) and report mid-log damage. */
 int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err);
+/* A reader found damage at pos of seg (part->rw held shared): step over it.  Sets
+ * *pos and *offset past the damaged bytes and records; 0, or SL_CORRUPT/SL_IO. */
+int sl_part_skip_damage(sl_part_t *part, sl_seg_t *seg, int64_t *pos, int64_t *offset,
+                        const char *what, sl_error_t *err);
 /* Append a new empty segment at base (the owner or load only). */
 int sl_part_roll(sl_part_t *part, int64_t base, sl_error_t *err);
 

@@ -309,6 +309,8 @@ static void journal_free(sl_journal_t *j) {
     free(j->groups);
     if (j->meta_fd >= 0) close(j->meta_fd);
     free(j->meta_buf);
+    for (size_t i = 0; i < j->nstale; i++) free(j->stale[i]);
+    free(j->stale);
     if (j->lock_fd >= 0) close(j->lock_fd);   /* releases the flock */
     pthread_mutex_destroy(&j->mu);
     pthread_mutex_destroy(&j->own_mu);

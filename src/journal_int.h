@@ -147,6 +147,8 @@ struct sl_journal {
     bool meta_missing;   /* load: there was no meta.log */
     int64_t meta_cut;    /* load: where its torn tail starts, -1: none */
     char *meta_buf;      /* load: its bytes, until sl_meta_settle */
+    char **stale;        /* load: writers whose cursor stays before lost records (M2) */
+    size_t nstale;
     size_t meta_buf_len;
     struct sl_txn *txns;   /* j->mu: open transactions (aborted by close) */
     struct sl_txn *retention_owner;  /* the owner retention puts on a partition (J2) */

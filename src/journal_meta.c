@@ -5,10 +5,12 @@
  * Invariants:
  *  M1. A commit record is written only after the batches it covers were written;
  *      with fsync `always` and `interval` they are also synced before meta.log is.
- *  M2. Recovery applies records in order and stops at the first one that is torn,
- *      fails its crc, or names an end beyond the data found in its partition (its
- *      data did not survive a power loss): the state is always a prefix of commits,
- *      so a writer's cursor never runs ahead of its records.
+ *  M2. Recovery applies records in order and stops at a torn tail.  A commit that
+ *      names an end beyond the data found in its partition (its data did not survive
+ *      a power loss, or a segment was cut) still moves the committed end (offsets
+ *      are never reused; the missing records are reported as lost), but from then on
+ *      its writer's cursor stays where it was before: a writer's cursor never runs
+ *      ahead of its records, so the source fetches them again.
  *  M3. A snapshot is written to meta.log.tmp, synced, and renamed over meta.log, after
  *      every partition file was synced; it holds the whole state.
  *  M4. Damage is not a tail: a record that fails its crc or is malformed while whole
@@ -100,10 +102,10 @@ static void group_set_state(sl_group_t *g, const void *state, size_t len) {
 
 /* ---- records ---- */
 
-/* Why meta_apply refused a record: its data is missing (a power cut lost it: the
- * replay stops there, invariant M2), or the record itself is damaged (skipped; the
- * state is rebuilt from the segments, M4). */
-enum { APPLY_BEYOND = 1, APPLY_MALFORMED = 2 };
+/* Why meta_apply returned a reason: the record names data that is missing (applied
+ * but for the writer's cursor: APPLY_LOST, M2), or is itself damaged (skipped; the
+ * state is rebuilt from the segments, M4).  APPLY_BEYOND is ends_ok's finding. */
+enum { APPLY_BEYOND = 1, APPLY_MALFORMED = 2, APPLY_LOST = 3 };
 
 /* A string from the reader as a NUL-terminated heap copy (names never hold NUL). */
 static char *rd_str(sl_jrd_t *r) {
@@ -166,15 +168,26 @@ static const char *meta_apply(sl_journal_t *j, int type, const char *body, size_
         if (has && !sl_jrd_bytes(&r, &cur, &cl)) return "malformed commit";
         if (!sl_jrd_varint(&r, &n)) return "malformed commit";
         const char *bad = ends_ok(j, r, n, why, whylen, kind);
-        if (bad) return bad;
+        if (bad && *kind != APPLY_BEYOND) return bad;
+        /* M2: the ends apply even when the data is gone (offsets are never reused),
+         * but the writer's cursor stays before the lost records, from now on. */
         ends_apply(j, &r, n);
-        if (has) {
-            char *wn = sl_jstrndup(w, wl);
-            sl_meta_set_cursor(j, wn, cur, cl);
-            free(wn);
+        char *wn = sl_jstrndup(w, wl);
+        bool stale = false;
+        for (size_t i = 0; i < j->nstale && !stale; i++) stale = strcmp(j->stale[i], wn) == 0;
+        if (bad && !stale) {
+            char **ns = realloc(j->stale, (j->nstale + 1) * sizeof *ns);
+            if (!ns) abort();
+            j->stale = ns;
+            j->stale[j->nstale++] = sl_jstrdup(wn);
+            size_t l = strlen(why);
+            snprintf(why + l, whylen - l, ": records lost; writer %s keeps its cursor from before them", wn);
         }
+        if (has && !bad && !stale) sl_meta_set_cursor(j, wn, cur, cl);
+        free(wn);
         if (txn + 1 > j->next_txn) j->next_txn = txn + 1;
-        return NULL;
+        if (bad) *kind = APPLY_LOST;
+        return bad;
     }
     if (type == SL_META_GROUP) {
         char *name = rd_str(&r);
@@ -216,8 +229,8 @@ static const char *meta_apply(sl_journal_t *j, int type, const char *body, size_
     if (type == SL_META_SNAPSHOT) {
         uint64_t next, n;
         if (!sl_jrd_u64(&r, &next) || !sl_jrd_varint(&r, &n)) return "malformed snapshot";
-        const char *bad = ends_ok(j, r, n, why, whylen, kind);
-        if (bad) return bad;
+        const char *lost = ends_ok(j, r, n, why, whylen, kind);
+        if (lost && *kind != APPLY_BEYOND) return lost;
         ends_apply(j, &r, n);
         if (next > j->next_txn) j->next_txn = next;
         uint64_t nw, ng;
@@ -262,7 +275,8 @@ static const char *meta_apply(sl_journal_t *j, int type, const char *body, size_
                 group_set_state(g, st, sl);
             }
         }
-        return NULL;
+        if (lost) *kind = APPLY_LOST;
+        return lost;
     }
     return "unknown record type";
 }
@@ -367,9 +381,11 @@ int sl_meta_load(sl_load_ctx_t *ctx, sl_error_t *err) {
                 pos += SL_META_HDR + len;
                 continue;
             }
-            if (kind == APPLY_BEYOND) {   /* M2: the data of this commit is gone */
-                bad = reason;
-                break;
+            if (kind == APPLY_LOST) {   /* M2: applied, but its data is gone */
+                sl_load_report(ctx, path, pos, -1, false, "%s", reason);
+                rewrite = true;    /* a snapshot keeps the cursors as recovered */
+                pos += SL_META_HDR + len;
+                continue;
             }
         }
         /* Damage or a torn tail at pos.  Where does the next whole record start? */

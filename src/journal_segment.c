@@ -298,6 +298,19 @@ static int64_t index_lookup(const sl_seg_t *seg, int64_t offset) {
     return lo == 0 ? 0 : seg->idx[lo - 1].pos;
 }
 
+/* As index_lookup, and *base: the first offset of the batch there (-1: unknown). */
+static int64_t index_lookup_base(const sl_seg_t *seg, int64_t offset, int64_t *base) {
+    int64_t rel = offset - seg->base;
+    size_t lo = 0, hi = seg->nidx;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if ((int64_t)seg->idx[mid].rel <= rel) lo = mid + 1;
+        else hi = mid;
+    }
+    *base = lo == 0 ? -1 : seg->base + (int64_t)seg->idx[lo - 1].rel;
+    return lo == 0 ? 0 : seg->idx[lo - 1].pos;
+}
+
 int64_t sl_seg_find_batch(sl_seg_t *seg, int64_t offset) {
     int64_t pos = index_lookup(seg, offset);
     char hb[SL_BATCH_HDR];
@@ -667,19 +680,25 @@ static void part_hole_add(sl_part_t *part, int64_t seg_base, int64_t pos, int64_
     pthread_mutex_unlock(&part->hole_mu);
 }
 
-int sl_part_skip_damage(sl_part_t *part, sl_seg_t *seg, int64_t *pos, int64_t *offset, const char *what,
-                        sl_error_t *err) {
+/* A known hole at *pos of seg: step over it (true). */
+static bool part_hole_at(sl_part_t *part, const sl_seg_t *seg, int64_t *pos, int64_t *offset) {
+    bool found = false;
     pthread_mutex_lock(&part->hole_mu);
-    for (size_t i = 0; i < part->nholes; i++) {
+    for (size_t i = 0; i < part->nholes && !found; i++) {
         sl_hole_t *h = &part->holes[i];
         if (h->seg_base == seg->base && h->pos == *pos) {
             *pos = h->resync < 0 ? seg->size : h->resync;
             if (h->to > *offset) *offset = h->to;
-            pthread_mutex_unlock(&part->hole_mu);
-            return 0;
+            found = true;
         }
     }
     pthread_mutex_unlock(&part->hole_mu);
+    return found;
+}
+
+int sl_part_skip_damage(sl_part_t *part, sl_seg_t *seg, int64_t *pos, int64_t *offset, const char *what,
+                        sl_error_t *err) {
+    if (part_hole_at(part, seg, pos, offset)) return 0;
     /* Damage that appeared since open: find the next good batch in the rest of the
      * segment, remember the hole, count and report it. */
     int64_t n = seg->size - *pos;
@@ -801,9 +820,25 @@ int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
                        "uncommitted records [%" PRId64 ", %" PRId64 ")%s", committed, first_tail,
                        cut ? " (cut)" : " (cut on open)");
     }
-    if (cut && eof_dmg && part->segs[part->nseg - 1]->end < committed) {
-        /* The committed end lies beyond damage that runs to the end of the last
-         * segment: keep those bytes and offsets (J5), append in a new segment. */
+    sl_seg_t *lastseg = part->segs[part->nseg - 1];
+    if (lastseg->base <= committed && lastseg->end < committed && !eof_dmg)
+        sl_load_report(ctx, lastseg->path, (uint64_t)lastseg->size, lastseg->end, false,
+                       "records [%" PRId64 ", %" PRId64 ") missing: the partition's data ends before "
+                       "its committed end (lost)",
+                       lastseg->end, committed);
+    if (cut && lastseg->base <= committed && lastseg->end < committed) {
+        /* The committed end lies beyond the data (damage to the end of the last
+         * segment, or records lost): keep the bytes and the numbering (J5) and
+         * append in a new segment.  fsck --repair records the gap as known. */
+        if (ctx->mode == SL_LOAD_REPAIR) {
+            char *qp = sl_quarantine_path(part, lastseg->base, lastseg->size);
+            char *qdir = sl_jstrndup(qp, (size_t)(strrchr(qp, '/') - qp));
+            mkdir(qdir, 0755);
+            int qfd = open(qp, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            if (qfd >= 0) close(qfd);
+            free(qdir);
+            free(qp);
+        }
         int rc = sl_part_roll(part, committed, err);
         if (rc) return rc;
     } else if (cut) {
@@ -965,11 +1000,20 @@ int sl_topic_read(sl_topic_t *topic, int partition, int64_t offset, size_t max_r
             }
             break;
         }
-        int64_t pos = index_lookup(seg, offset);
+        /* expect: where the next batch must start (-1: not known).  A header that
+         * disagrees is believed only after its crc matched (S1): a damaged base or
+         * count must not make the walk skip or stop. */
+        int64_t expect;
+        int64_t pos = index_lookup_base(seg, offset, &expect);
         while (rc == 0 && pos < seg->size && offset < end && nread < max_records &&
                !(max_bytes && bytes >= max_bytes)) {
+            if (part_hole_at(part, seg, &pos, &offset)) {
+                expect = -1;
+                continue;
+            }
             if (sl_jread_all(seg->fd, hb, SL_BATCH_HDR, pos) != SL_BATCH_HDR) {
                 rc = sl_part_skip_damage(part, seg, &pos, &offset, "short batch header", err);
+                expect = -1;
                 continue;
             }
             sl_batch_hdr_t h;
@@ -977,26 +1021,33 @@ int sl_topic_read(sl_topic_t *topic, int partition, int64_t offset, size_t max_r
             if (h.magic != SL_BATCH_MAGIC || h.len > SL_BATCH_MAX ||
                 pos + SL_BATCH_HDR + (int64_t)h.len > seg->size) {
                 rc = sl_part_skip_damage(part, seg, &pos, &offset, "damaged batch header", err);
+                expect = -1;
                 continue;
+            }
+            bool want = h.base < end && h.base + (int64_t)h.count > offset;
+            if (want || h.base != expect) {
+                if (h.len > cap) {
+                    free(payload);
+                    cap = h.len;
+                    payload = malloc(cap ? cap : 1);
+                    if (!payload) abort();
+                }
+                if (sl_jread_all(seg->fd, payload, h.len, pos + SL_BATCH_HDR) != (int)h.len) {
+                    rc = sl_part_skip_damage(part, seg, &pos, &offset, "short batch", err);
+                    expect = -1;
+                    continue;
+                }
+                uint32_t crc = sl_jcrc_more(sl_jcrc(hb + 8, SL_BATCH_HDR - 8), payload, h.len);
+                if (crc != h.crc) {
+                    rc = sl_part_skip_damage(part, seg, &pos, &offset, "checksum mismatch", err);
+                    expect = -1;
+                    continue;
+                }
             }
             if (h.base >= end) break;
-            if (h.base + (int64_t)h.count <= offset) {
+            expect = h.base + (int64_t)h.count;
+            if (!want) {
                 pos += SL_BATCH_HDR + (int64_t)h.len;
-                continue;
-            }
-            if (h.len > cap) {
-                free(payload);
-                cap = h.len;
-                payload = malloc(cap ? cap : 1);
-                if (!payload) abort();
-            }
-            if (sl_jread_all(seg->fd, payload, h.len, pos + SL_BATCH_HDR) != (int)h.len) {
-                rc = sl_part_skip_damage(part, seg, &pos, &offset, "short batch", err);
-                continue;
-            }
-            uint32_t crc = sl_jcrc_more(sl_jcrc(hb + 8, SL_BATCH_HDR - 8), payload, h.len);
-            if (crc != h.crc) {
-                rc = sl_part_skip_damage(part, seg, &pos, &offset, "checksum mismatch", err);
                 continue;
             }
             if (h.base > offset) offset = h.base;  /* a gap inside the segment */

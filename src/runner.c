@@ -988,6 +988,13 @@ out:
 
 static void report_damage(void *opaque, const sl_journal_damage_t *d) {
     (void)opaque;
+    /* Torn tails are normal crash recovery; the rest cost or risk data (/health says
+     * degraded: sl_journal_damages). */
+    if (!d->tail)
+        sl_metric_add(sl_metric_counter("sluice_journal_damages_total",
+                                        "Journal damages found: batches skipped, records missing, metadata rebuilt.",
+                                        ""),
+                      1);
     sl_warn("journal: %s at byte %llu of %s%s", d->what, (unsigned long long)d->file_offset, d->path,
             d->tail ? " (torn tail cut)" : "");
 }

@@ -512,9 +512,13 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
     }
     sl_buf_t b = SL_BUF_INIT;
     switch (rq->route) {
-    case R_HEALTH:
-        sl_buf_puts(&b, "{\"status\":\"ok\"}");
+    case R_HEALTH: {
+        /* still serving (200), but say so when the journal lost or skipped data */
+        int dmg = sl_runner_journal ? sl_journal_damages(sl_runner_journal) : 0;
+        if (dmg) sl_buf_printf(&b, "{\"status\":\"degraded\",\"journal_damages\":%d}", dmg);
+        else sl_buf_puts(&b, "{\"status\":\"ok\"}");
         return reply_json(c, rq, 200, &b);
+    }
     case R_READY:
         return do_ready(c, rq);
     case R_METRICS: {

@@ -391,6 +391,19 @@ TEST(journal_torn_tail_every_byte) {
     CHECK_INT(slen, sizes[2]);
     int bad = 0;
     for (int64_t cut = last; cut < sizes[2]; cut++) {
+        /* Only the first segment, as written: drop what the last round added. */
+        char pd[512], qd[512];
+        snprintf(pd, sizeof pd, "%s/topics/t/0", dir);
+        snprintf(qd, sizeof qd, "%s/quarantine", dir);
+        rm_rf(qd);
+        DIR *dd = opendir(pd);
+        for (struct dirent *de; dd && (de = readdir(dd));) {
+            if (de->d_name[0] == '.' || strncmp(de->d_name, "00000000000000000000.", 21) == 0) continue;
+            char f[1024];
+            snprintf(f, sizeof f, "%s/%s", pd, de->d_name);
+            unlink(f);
+        }
+        if (dd) closedir(dd);
         spit(seg, sbytes, (size_t)cut);
         spit(meta, mbytes, mlen);
         damages_t ds;
@@ -402,18 +415,24 @@ TEST(journal_torn_tail_every_byte) {
         sl_error_t err = {0};
         int rc = read_all(t, 0, 0, &b, &next, &err);
         char *c = cursor_of(j, "w");
-        bool ok = rc == 0 && b.n == 8 && next == 8 && sl_topic_end(t, 0) == 8 &&
-                  strcmp(c, "c2") == 0 && (cut == last || ds.n >= 1);
+        /* The third transaction's records are lost: reported, their offsets are not
+         * reused (a sink may hold them), and the writer's cursor stays before them
+         * (M2) so the source fetches them again. */
+        bool ok = rc == 0 && b.n == 8 && next == 12 && sl_topic_end(t, 0) == 12 &&
+                  strcmp(c, "c2") == 0 && ds.n >= 1 && ds.tail < ds.n && sl_journal_damages(j) >= 1;
         for (size_t i = 0; ok && i < b.n; i++) ok = val_i(&b.recs[i]) == (int64_t)i;
         free(c);
         /* And the journal keeps working after the cut. */
-        ok = ok && append_n(j, t, "w", 8, 1, 9, true) == 0 && sl_topic_end(t, 0) == 9;
+        ok = ok && append_n(j, t, "w", 8, 1, 9, true) == 0 && sl_topic_end(t, 0) == 13;
+        if (!ok && bad == 0)
+            fprintf(stderr, "cut %lld: rc %d n %zu next %lld end %lld ds %d/%d\n", (long long)cut, rc, b.n,
+                    (long long)next, (long long)sl_topic_end(t, 0), ds.n, ds.tail);
         if (!ok) bad++;
         sl_batch_free(&b);
         sl_journal_close(j);
         struct stat st;
         stat(seg, &st);
-        if (st.st_size <= last) bad++;
+        if (st.st_size != cut) bad++;   /* left as found: nothing cut, appends go to a new segment */
     }
     CHECK_INT(bad, 0);
     free(sbytes);

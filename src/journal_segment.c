@@ -6,7 +6,11 @@
  *      its file and byte position and never decoded.
  *  S2. Readers never look at offsets >= part->committed; only the owner of a partition
  *      writes at or beyond it, so readers and the appender never touch the same bytes.
- *  S3. The .idx file is a cache: rebuilt from the scan on open whenever it differs. */
+ *  S3. The .idx file is a cache: rebuilt from the scan on open whenever it differs.
+ *  S4. Damage below the committed end is never cut by open: it becomes a hole that
+ *      readers step over (reported, counted in sl_journal_damages, its bytes copied to
+ *      DIR/quarantine/); only fsck --repair moves bytes.  A header that disagrees with
+ *      the walk is trusted only after its crc matched (S1). */
 #include "journal_int.h"
 
 #include <dirent.h>

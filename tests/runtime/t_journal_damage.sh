@@ -14,6 +14,7 @@
 # Topic meta cases: run refuses (exit 3), no byte of the journal changes, fsck exit 1.
 . "$(dirname "$0")/lib.sh"
 N=10000
+BOUND=${DAMAGE_RUN_BOUND:-300}   # seconds: a bound against hangs, never an assertion
 cat > "$WORK/gen.yaml" <<YAML
 data_dir: $WORK/data
 topics:
@@ -156,14 +157,15 @@ for case in seghdr-flip seghdr-zero batchhdr-flip batchhdr-zero payload-flip pay
   case "$case" in
     topicmeta-*)
       before=$(sums)
-      "$SLUICE" run --once "$WORK/job.yaml" --log-level warn 2> "$WORK/run.log"; rc=$?
+      timeout -k 5 "$BOUND" "$SLUICE" run --once "$WORK/job.yaml" --log-level warn 2> "$WORK/run.log"; rc=$?
       eq "$case: run refuses" "$rc" 3
       eq "$case: no byte changed" "$(sums)" "$before"
       grep -q "nothing was changed" "$WORK/run.log"; eq "$case: the error says so" "$?" 0
       continue ;;
   esac
   py valid "$WORK/data" "$WORK/before.json"
-  "$SLUICE" run --once "$WORK/job.yaml" --log-level warn 2> "$WORK/run.log"; rc=$?
+  # bounded: a reader that cannot get past damage must not hang the test (it did)
+  timeout -k 5 "$BOUND" "$SLUICE" run --once "$WORK/job.yaml" --log-level warn 2> "$WORK/run.log"; rc=$?
   eq "$case: run exits 0" "$rc" 0
   py valid "$WORK/data" "$WORK/after.json"
   eq "$case: no batch that passed its crc was deleted" "$(py kept "$WORK/before.json" "$WORK/after.json")" 0
@@ -179,4 +181,30 @@ for case in seghdr-flip seghdr-zero batchhdr-flip batchhdr-zero payload-flip pay
      "$(py report "$WORK/after.json" "$WORK/tail.out" "$WORK/repair.out")" ok
   [ -n "${VERBOSE:-}" ] && { echo "--- $case"; cat "$WORK/fsck.out" "$WORK/run.log" "$WORK/repair.out"; }
 done
+
+# Live: a running pipeline with a damaged batch keeps serving, delivers everything
+# else (both partitions), and /health and /metrics say the journal is damaged.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+SPID=""
+trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; cleanup_work' EXIT
+rm -rf "$WORK/data" "$WORK/out.jsonl"
+cp -a "$WORK/pristine" "$WORK/data"
+apply payload-flip
+py valid "$WORK/data" "$WORK/before.json"
+{ cat "$WORK/job.yaml"; echo "serve: { listen: 127.0.0.1:$PORT }"; } > "$WORK/serve.yaml"
+"$SLUICE" run "$WORK/serve.yaml" --log-level warn 2> "$WORK/serve.log" &
+SPID=$!
+want=$(python3 -c "import json; print(len(json.load(open('$WORK/before.json'))))")
+i=0   # bounded waits (up to 60 s each), for conditions, not for time
+while [ $i -lt 600 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" != 200 ]; do sleep 0.1; i=$((i + 1)); done
+i=0
+while [ $i -lt 600 ] && [ "$(cat "$WORK/out.jsonl" 2>/dev/null | wc -l)" -lt "$want" ]; do sleep 0.1; i=$((i + 1)); done
+eq "live: the job delivered every valid record once" "$(py delivered "$WORK/before.json" "$WORK/out.jsonl")" ok
+curl -s "http://127.0.0.1:$PORT/health" > "$WORK/health.json"
+eq "live: /health says degraded" "$(python3 -c "import json; d=json.load(open('$WORK/health.json')); print(d['status'], d['journal_damages'] >= 1)")" "degraded True"
+curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics.txt"
+eq "live: /metrics counts the damage" "$(awk '$1 == "sluice_journal_damages_total" { print ($2 >= 1) }' "$WORK/metrics.txt")" 1
+kill -TERM "$SPID"; wait "$SPID"; rc=$?; SPID=""
+eq "live: SIGTERM, exit 0" "$rc" 0
 done_tests

@@ -447,6 +447,9 @@ static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
         for (int p = 0; p < j->topics[t]->nparts && rc == 0; p++)
             rc = sl_part_load(ctx, &j->topics[t]->parts[p], err);
     if (rc == 0) rc = sl_meta_load(ctx, err);
+    /* Never hand out a txn id a batch on disk already carries (meta.log may have lost
+     * the commits that named it): the lost-commit check below relies on them. */
+    if (j->max_batch_txn + 1 > j->next_txn) j->next_txn = j->max_batch_txn + 1;
     /* Is meta.log missing commits?  Gone with data in the partitions, damaged, or a
      * partition holds batches of two transactions beyond its committed end (J1 allows
      * one: the transaction open at the crash), so a commit record was lost. */

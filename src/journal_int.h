@@ -147,6 +147,7 @@ struct sl_journal {
     bool meta_missing;   /* load: there was no meta.log */
     int64_t meta_cut;    /* load: where its torn tail starts, -1: none */
     char *meta_buf;      /* load: its bytes, until sl_meta_settle */
+    uint64_t max_batch_txn; /* load: the newest txn id found in a batch */
     char **stale;        /* load: writers whose cursor stays before lost records (M2) */
     size_t nstale;
     size_t meta_buf_len;

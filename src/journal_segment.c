@@ -426,6 +426,7 @@ static int seg_scan(sl_load_ctx_t *ctx, sl_part_t *part, size_t si, sl_error_t *
             }
             sl_seg_index_add(seg, h.base, (int64_t)pos, force);
             force = false;
+            if (h.txn > part->topic->journal->max_batch_txn) part->topic->journal->max_batch_txn = h.txn;
             if (h.txn != part->tail_txn) {   /* J1: one txn's batches are consecutive */
                 part->tail_txn = h.txn;
                 part->tail_txn_from = h.base;

@@ -18,6 +18,10 @@
  *      synced; commits with fsync `always` are synced before sl_txn_commit returns.
  *  J5. Offsets are never reused for different records once readers could see them:
  *      recovery only cuts what no commit covers (and fsck keeps the numbering).
+ *  J6. Recovery never cuts a batch that passes its crc (docs/FORMAT.md invariant 8):
+ *      a damaged or missing meta.log, or commits lost from it, make every partition's
+ *      committed end its data end; a topic meta file that does not account for a
+ *      partition holding data makes open refuse before it writes anything.
  *
  * Ownership states of a partition:  free --append--> owned(txn) --commit/abort--> free
  *                                   free --retention (try)--> owned(retention) --> free */

@@ -24,6 +24,10 @@
  *      deleted unread is counted and logged.  A partition over retention_bytes with
  *      nothing more it may delete is full: appends to it fail with SL_RETRY before
  *      writing a byte, so backpressure reaches the writers instead of loss.
+ *  J7. Recovery never cuts a batch that passes its crc (docs/FORMAT.md invariant 8):
+ *      a damaged or missing meta.log, or commits lost from it, make every partition's
+ *      committed end its data end; a topic meta file that does not account for a
+ *      partition holding data makes open refuse before it writes anything.
  *
  * Ownership states of a partition:  free --append--> owned(txn) --commit/abort--> free
  *                                   free --retention (try)--> owned(retention) --> free */
@@ -106,6 +110,7 @@ int sl_jread_all(int fd, void *p, size_t n, int64_t pos) {
 void sl_load_report(sl_load_ctx_t *ctx, const char *path, uint64_t file_off, int64_t offset,
                     bool tail, const char *fmt, ...) {
     ctx->damages++;
+    if (!tail) ctx->serious++;
     if (!ctx->report) return;
     sl_journal_damage_t d;
     memset(&d, 0, sizeof d);
@@ -238,6 +243,7 @@ static sl_topic_t *topic_new(sl_journal_t *j, const char *name, const sl_topic_o
         p->dir = path_join(t->dir, num);
         p->committed = -1;
         pthread_rwlock_init(&p->rw, &attr);
+        pthread_mutex_init(&p->hole_mu, NULL);
     }
     pthread_rwlockattr_destroy(&attr);
     if (j->ntopics == j->captopics) {
@@ -257,8 +263,10 @@ static void topic_free(sl_topic_t *t) {
         sl_part_unload(p);
         free(p->segs);
         free(p->ldmg);
+        free(p->holes);
         free(p->dir);
         pthread_rwlock_destroy(&p->rw);
+        pthread_mutex_destroy(&p->hole_mu);
     }
     free(t->parts);
     free(t->name);
@@ -321,6 +329,9 @@ static void journal_free(sl_journal_t *j) {
     }
     free(j->readers);
     if (j->meta_fd >= 0) close(j->meta_fd);
+    free(j->meta_buf);
+    for (size_t i = 0; i < j->nstale; i++) free(j->stale[i]);
+    free(j->stale);
     if (j->lock_fd >= 0) close(j->lock_fd);   /* releases the flock */
     pthread_mutex_destroy(&j->mu);
     pthread_mutex_destroy(&j->own_mu);
@@ -356,6 +367,36 @@ static int journal_lock(sl_journal_t *j, sl_error_t *err) {
     return 0;
 }
 
+/* The highest partition directory N of a topic (DIR/topics/<name>/N/) that holds a
+ * non-empty segment, or -1: data the topic's meta file must account for. */
+static int topic_data_parts(const char *tdir) {
+    DIR *d = opendir(tdir);
+    if (!d) return -1;
+    int max = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long n = strtol(de->d_name, &end, 10);
+        if (!de->d_name[0] || *end || n < 0 || n > 1000000 || n <= max) continue;
+        char *pdir = path_join(tdir, de->d_name);
+        DIR *pd = opendir(pdir);
+        struct dirent *se;
+        while (pd && (se = readdir(pd))) {
+            size_t l = strlen(se->d_name);
+            if (l < 5 || strcmp(se->d_name + l - 4, ".log") != 0) continue;
+            char *seg = path_join(pdir, se->d_name);
+            struct stat st;
+            if (stat(seg, &st) == 0 && st.st_size > 0) max = (int)n;
+            free(seg);
+            if (max == (int)n) break;
+        }
+        if (pd) closedir(pd);
+        free(pdir);
+    }
+    closedir(d);
+    return max;
+}
+
 /* Discover DIR/topics/<name>/ and scan every partition, then apply meta.log and
  * settle (cut) every partition: the recovery algorithm of docs/FORMAT.md. */
 static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
@@ -382,18 +423,44 @@ static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
             names[n++] = sl_jstrdup(de->d_name);
         }
         closedir(d);
+        int rc = 0;
         for (size_t i = 0; i < n; i++) {
             char *dir = path_join(tdir, names[i]);
             sl_topic_opts_t o;
             struct stat st;
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-                if (topic_meta_read(dir, &o)) topic_new(j, names[i], &o);
-                else sl_load_report(ctx, dir, 0, -1, false, "topic without a readable meta file (ignored)");
+            if (rc == 0 && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                /* A topic's meta file must account for every partition holding data:
+                 * otherwise opening would cut what it does not see.  Refuse before
+                 * any byte changes (fsck reports it and checks the rest). */
+                bool ok = topic_meta_read(dir, &o);
+                int data = topic_data_parts(dir);
+                char why[160] = "";
+                if (!ok && data >= 0)
+                    snprintf(why, sizeof why, "topic has data in partition %d but no readable meta file", data);
+                else if (ok && data >= o.partitions)
+                    snprintf(why, sizeof why, "meta says %d partition(s) but partition %d holds data",
+                             o.partitions, data);
+                if (why[0]) {
+                    sl_load_report(ctx, dir, 0, -1, false, "%s: left untouched (restore %s/meta)", why, dir);
+                    if (ctx->mode != SL_LOAD_FSCK)
+                        rc = sl_error_set(err, SL_CORRUPT,
+                                          "%s: %s; nothing was changed: restore its meta file "
+                                          "(\"partitions N\") or move the topic away",
+                                          dir, why);
+                } else if (ok) {
+                    topic_new(j, names[i], &o);
+                } else {
+                    sl_load_report(ctx, dir, 0, -1, false, "topic without a readable meta file (ignored)");
+                }
             }
             free(dir);
             free(names[i]);
         }
         free(names);
+        if (rc) {
+            free(tdir);
+            return rc;
+        }
     }
     free(tdir);
     int rc = 0;
@@ -401,16 +468,51 @@ static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
         for (int p = 0; p < j->topics[t]->nparts && rc == 0; p++)
             rc = sl_part_load(ctx, &j->topics[t]->parts[p], err);
     if (rc == 0) rc = sl_meta_load(ctx, err);
+    /* Never hand out a txn id a batch on disk already carries (meta.log may have lost
+     * the commits that named it): the lost-commit check below relies on them. */
+    if (j->max_batch_txn + 1 > j->next_txn) j->next_txn = j->max_batch_txn + 1;
+    /* Is meta.log missing commits?  Gone with data in the partitions, damaged, or a
+     * partition holds batches of two transactions beyond its committed end (J1 allows
+     * one: the transaction open at the crash), so a commit record was lost. */
+    bool has_data = false;
+    for (size_t t = 0; t < j->ntopics && rc == 0; t++) {
+        for (int p = 0; p < j->topics[t]->nparts; p++) {
+            sl_part_t *part = &j->topics[t]->parts[p];
+            if (part->committed < 0) part->committed = part->nseg ? part->segs[0]->base : 0;
+            if (part->nseg && part->data_end > part->segs[0]->base) has_data = true;
+            if (part->tail_txn_from > part->committed && !j->meta_damaged) {
+                sl_load_report(ctx, part->dir, 0, part->committed, false,
+                               "meta.log lacks the commit of records [%" PRId64 ", %" PRId64
+                               ") (their transaction record is lost): kept",
+                               part->committed, part->tail_txn_from);
+                j->meta_damaged = true;
+            }
+        }
+    }
+    if (rc == 0 && j->meta_missing && has_data) {
+        sl_load_report(ctx, j->dir, 0, -1, false,
+                       "meta.log is missing: committed ends rebuilt from the segments; source "
+                       "cursors and group offsets start over");
+        j->meta_damaged = true;
+    }
     for (size_t t = 0; t < j->ntopics && rc == 0; t++) {
         for (int p = 0; p < j->topics[t]->nparts && rc == 0; p++) {
             sl_part_t *part = &j->topics[t]->parts[p];
-            if (part->committed < 0) part->committed = part->nseg ? part->segs[0]->base : 0;
+            if (j->meta_damaged && part->data_end > part->committed) {
+                /* DESIGN 2.7: with damaged metadata every batch that passed its crc
+                 * is kept (a source may fetch some again: duplicates, never loss). */
+                sl_load_report(ctx, part->dir, 0, part->committed, false,
+                               "records [%" PRId64 ", %" PRId64 ") kept as committed (meta.log damaged)",
+                               part->committed, part->data_end);
+                part->committed = part->data_end;
+            }
             rc = sl_part_settle(ctx, part, err);
             free(part->ldmg);
             part->ldmg = NULL;
             part->nldmg = part->capldmg = 0;
         }
     }
+    if (rc == 0) rc = sl_meta_settle(ctx, err);
     if (rc == 0 && j->need_snapshot && (ctx->mode == SL_LOAD_RW || ctx->mode == SL_LOAD_REPAIR))
         rc = sl_meta_compact(j, err);
     return rc;
@@ -434,13 +536,13 @@ int sl_journal_open(const char *dir, const sl_journal_opts_t *opts, sl_journal_t
         journal_free(j);
         return rc;
     }
-    sl_load_ctx_t ctx = {j, ro ? SL_LOAD_RO : SL_LOAD_RW, j->opts.report, j->opts.report_opaque, 0};
+    sl_load_ctx_t ctx = {j, ro ? SL_LOAD_RO : SL_LOAD_RW, j->opts.report, j->opts.report_opaque, 0, 0};
     rc = journal_load(j, &ctx, err);
     if (rc) {
         journal_free(j);
         return rc;
     }
-    j->damages = ctx.damages;
+    atomic_store(&j->damages, ctx.serious);
     if (!ro) {
         if (pthread_create(&j->flusher, NULL, flusher_main, j) != 0) {
             journal_free(j);
@@ -454,7 +556,7 @@ int sl_journal_open(const char *dir, const sl_journal_opts_t *opts, sl_journal_t
 
 static void flush_now(sl_journal_t *j, bool all);
 
-int sl_journal_damages(const sl_journal_t *j) { return j->damages; }
+int sl_journal_damages(const sl_journal_t *j) { return atomic_load(&((sl_journal_t *)j)->damages); }
 
 void sl_journal_close(sl_journal_t *j) {
     if (!j) return;
@@ -1273,7 +1375,7 @@ int sl_journal_fsck(const char *dir, bool repair, sl_journal_report_fn report, v
     sl_journal_t *j = journal_new(dir, !repair);
     int rc = repair ? journal_lock(j, err) : 0;
     if (rc == 0) {
-        sl_load_ctx_t ctx = {j, repair ? SL_LOAD_REPAIR : SL_LOAD_FSCK, report, opaque, 0};
+        sl_load_ctx_t ctx = {j, repair ? SL_LOAD_REPAIR : SL_LOAD_FSCK, report, opaque, 0, 0};
         rc = journal_load(j, &ctx, err);
         if (rc == 0) rc = ctx.damages;
     }

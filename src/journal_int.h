@@ -71,8 +71,15 @@ typedef struct sl_part {
     int64_t committed;   /* visible end */
     int64_t next;        /* owner: next offset to append (== active end) */
     int64_t data_end;    /* recovery only: end of the valid data found on disk */
+    uint64_t tail_txn;   /* recovery only: txn id of the last valid batch ... */
+    int64_t tail_txn_from;  /* ... and the first offset of that txn's last run of batches */
     struct sl_load_dmg *ldmg;  /* recovery only: damage found by the scan */
     size_t nldmg, capldmg;
+    /* Damaged byte ranges below `committed` that readers step over (found on open, or
+     * by a reader later).  hole_mu is a leaf lock: taken under part->rw or alone. */
+    pthread_mutex_t hole_mu;
+    struct sl_hole *holes;
+    size_t nholes, capholes;
     struct sl_txn *owner;/* own_mu */
     bool dirty;          /* j->mu: committed data not yet synced (interval) */
     atomic_bool full;    /* last full state seen (sl_topic_full): logs and the gauge */
@@ -137,8 +144,16 @@ struct sl_journal {
     pthread_t flusher;
     int64_t next_retention_ms;
 
-    int damages;         /* counted during load */
+    atomic_int damages;  /* counted during load, and by readers that skip damage */
     bool need_snapshot;  /* load: meta.log disagrees with the data it was cut to */
+    bool meta_damaged;   /* load: meta.log is damaged or missing: ends rebuilt from data */
+    bool meta_missing;   /* load: there was no meta.log */
+    int64_t meta_cut;    /* load: where its torn tail starts, -1: none */
+    char *meta_buf;      /* load: its bytes, until sl_meta_settle */
+    uint64_t max_batch_txn; /* load: the newest txn id found in a batch */
+    char **stale;        /* load: writers whose cursor stays before lost records (M2) */
+    size_t nstale;
+    size_t meta_buf_len;
     struct sl_txn *txns;   /* j->mu: open transactions (aborted by close) */
     struct sl_txn *retention_owner;  /* the owner retention puts on a partition (J2) */
     struct sl_reader *readers;       /* j->mu: groups declared with sl_journal_reader */
@@ -225,12 +240,20 @@ int sl_seg_index_write(sl_seg_t *seg);
  * offset == seg->end); -1 when none starts there. */
 int64_t sl_seg_find_batch(sl_seg_t *seg, int64_t offset);
 
+/* A damaged byte range [pos, resync) of the segment starting at seg_base, holding
+ * offsets [from, to): readers skip it (the gap is reported, never read as data). */
+typedef struct sl_hole {
+    int64_t seg_base, pos, resync;
+    int64_t from, to;
+} sl_hole_t;
+
 /* Damage found by the scan of a segment while loading (open, fsck). */
 typedef struct sl_load_dmg {
     size_t seg;            /* index in part->segs */
     int64_t pos;           /* file position of the first bad byte */
     int64_t offset;        /* first offset affected */
-    int64_t resync;        /* position of the next good batch, -1: none to EOF */
+    int64_t resync;        /* position of the next good batch, -1: none to EOF,
+                              -2: records missing after the segment's end (no bytes) */
     char what[96];
 } sl_load_dmg_t;
 
@@ -240,11 +263,14 @@ typedef struct sl_load_ctx {
     int mode;                  /* SL_LOAD_* */
     sl_journal_report_fn report;
     void *opaque;
-    int damages;
+    int damages;               /* every report */
+    int serious;               /* reports that are not torn tails: skipped, lost, rebuilt */
 } sl_load_ctx_t;
 enum { SL_LOAD_RO = 0, SL_LOAD_RW = 1, SL_LOAD_FSCK = 2, SL_LOAD_REPAIR = 3 };
 void sl_load_report(sl_load_ctx_t *ctx, const char *path, uint64_t file_off, int64_t offset,
                     bool tail, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Path of the quarantine file of bytes at pos of the segment at seg_base (heap). */
+char *sl_quarantine_path(const sl_part_t *part, int64_t seg_base, int64_t pos);
 /* Scan every segment of part: verify each batch, rebuild indexes, find data_end.
  * Damage below the (later known) committed end is reported by sl_part_cut. */
 int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err);
@@ -252,11 +278,18 @@ void sl_part_unload(sl_part_t *part);
 /* After meta.log is applied: cut everything at or beyond part->committed (unless
  * read-only) and report mid-log damage. */
 int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err);
+/* A reader found damage at pos of seg (part->rw held shared): step over it.  Sets
+ * *pos and *offset past the damaged bytes and records; 0, or SL_CORRUPT/SL_IO. */
+int sl_part_skip_damage(sl_part_t *part, sl_seg_t *seg, int64_t *pos, int64_t *offset,
+                        const char *what, sl_error_t *err);
 /* Append a new empty segment at base (the owner or load only). */
 int sl_part_roll(sl_part_t *part, int64_t base, sl_error_t *err);
 
 /* ---- meta.log (journal_meta.c) ---- */
 int sl_meta_load(sl_load_ctx_t *ctx, sl_error_t *err);
+/* After sl_part_settle of every partition: cut meta.log's torn tail, or keep a copy in
+ * quarantine/ when the state was rebuilt (a snapshot then replaces it). */
+int sl_meta_settle(sl_load_ctx_t *ctx, sl_error_t *err);
 /* Write one framed record (type + body) at the end of meta.log; j->mu held. */
 int sl_meta_append(sl_journal_t *journal, int type, const sl_buf_t *body, sl_error_t *err);
 /* Replace meta.log by one snapshot record of the current state; j->mu held. */

@@ -5,12 +5,20 @@
  * Invariants:
  *  M1. A commit record is written only after the batches it covers were written;
  *      with fsync `always` and `interval` they are also synced before meta.log is.
- *  M2. Recovery applies records in order and stops at the first one that is torn,
- *      fails its crc, or names an end beyond the data found in its partition (its
- *      data did not survive a power loss): the state is always a prefix of commits,
- *      so a writer's cursor never runs ahead of its records.
+ *  M2. Recovery applies records in order and stops at a torn tail.  A commit that
+ *      names an end beyond the data found in its partition (its data did not survive
+ *      a power loss, or a segment was cut) still moves the committed end (offsets
+ *      are never reused; the missing records are reported as lost), but from then on
+ *      its writer's cursor stays where it was before: a writer's cursor never runs
+ *      ahead of its records, so the source fetches them again.
  *  M3. A snapshot is written to meta.log.tmp, synced, and renamed over meta.log, after
- *      every partition file was synced; it holds the whole state. */
+ *      every partition file was synced; it holds the whole state.
+ *  M4. Damage is not a tail: a record that fails its crc or is malformed while whole
+ *      records follow it (or whose length field alone was hit, or a run of zeros) is
+ *      skipped, the replay goes on, and every partition's committed end is rebuilt
+ *      from its valid batches (journal_load), so no batch that passed its crc is cut
+ *      (DESIGN 2.7).  The damaged file is copied to DIR/quarantine/ before a snapshot
+ *      replaces it.  Only a record cut short at the very end is a torn tail (cut). */
 #include "journal_int.h"
 
 #include <errno.h>
@@ -94,6 +102,11 @@ static void group_set_state(sl_group_t *g, const void *state, size_t len) {
 
 /* ---- records ---- */
 
+/* Why meta_apply returned a reason: the record names data that is missing (applied
+ * but for the writer's cursor: APPLY_LOST, M2), or is itself damaged (skipped; the
+ * state is rebuilt from the segments, M4).  APPLY_BEYOND is ends_ok's finding. */
+enum { APPLY_BEYOND = 1, APPLY_MALFORMED = 2, APPLY_LOST = 3 };
+
 /* A string from the reader as a NUL-terminated heap copy (names never hold NUL). */
 static char *rd_str(sl_jrd_t *r) {
     const char *p;
@@ -102,19 +115,26 @@ static char *rd_str(sl_jrd_t *r) {
     return sl_jstrndup(p, n);
 }
 
-static const char *ends_ok(sl_journal_t *j, sl_jrd_t r, uint64_t n, char *why, size_t whylen) {
+/* NULL when every end of the commit is covered by the data found on disk; else why
+ * not.  An entry naming a topic or partition that is not here (a topic directory
+ * removed by hand) is ignored rather than refused: refusing would stop the replay and
+ * cut the other topics' data (DESIGN 2.7). */
+static const char *ends_ok(sl_journal_t *j, sl_jrd_t r, uint64_t n, char *why, size_t whylen,
+                           int *kind) {
     for (uint64_t i = 0; i < n; i++) {
         char *topic = rd_str(&r);
         uint64_t part, end;
         if (!topic || !sl_jrd_varint(&r, &part) || !sl_jrd_varint(&r, &end)) {
             free(topic);
+            *kind = APPLY_MALFORMED;
             return "malformed record";
         }
         sl_part_t *p = sl_journal_find_part(j, topic, (int64_t)part);
-        if (!p || (int64_t)end > p->data_end) {
+        if (p && (int64_t)end > p->data_end) {
             snprintf(why, whylen, "commit names %s/%" PRIu64 " end %" PRIu64 " beyond its data (%" PRId64 ")",
-                     topic, part, end, p ? p->data_end : (int64_t)-1);
+                     topic, part, end, p->data_end);
             free(topic);
+            *kind = APPLY_BEYOND;
             return why;
         }
         free(topic);
@@ -136,8 +156,9 @@ static void ends_apply(sl_journal_t *j, sl_jrd_t *r, uint64_t n) {
 
 /* Validate, then apply, one record.  NULL when applied, else why it was refused. */
 static const char *meta_apply(sl_journal_t *j, int type, const char *body, size_t len, char *why,
-                              size_t whylen) {
+                              size_t whylen, int *kind) {
     sl_jrd_t r = {body, body + len};
+    *kind = APPLY_MALFORMED;
     if (type == SL_META_COMMIT) {
         uint64_t txn, n;
         const char *w, *cur = NULL;
@@ -146,16 +167,27 @@ static const char *meta_apply(sl_journal_t *j, int type, const char *body, size_
         char has = *r.p++;
         if (has && !sl_jrd_bytes(&r, &cur, &cl)) return "malformed commit";
         if (!sl_jrd_varint(&r, &n)) return "malformed commit";
-        const char *bad = ends_ok(j, r, n, why, whylen);
-        if (bad) return bad;
+        const char *bad = ends_ok(j, r, n, why, whylen, kind);
+        if (bad && *kind != APPLY_BEYOND) return bad;
+        /* M2: the ends apply even when the data is gone (offsets are never reused),
+         * but the writer's cursor stays before the lost records, from now on. */
         ends_apply(j, &r, n);
-        if (has) {
-            char *wn = sl_jstrndup(w, wl);
-            sl_meta_set_cursor(j, wn, cur, cl);
-            free(wn);
+        char *wn = sl_jstrndup(w, wl);
+        bool stale = false;
+        for (size_t i = 0; i < j->nstale && !stale; i++) stale = strcmp(j->stale[i], wn) == 0;
+        if (bad && !stale) {
+            char **ns = realloc(j->stale, (j->nstale + 1) * sizeof *ns);
+            if (!ns) abort();
+            j->stale = ns;
+            j->stale[j->nstale++] = sl_jstrdup(wn);
+            size_t l = strlen(why);
+            snprintf(why + l, whylen - l, ": records lost; writer %s keeps its cursor from before them", wn);
         }
+        if (has && !bad && !stale) sl_meta_set_cursor(j, wn, cur, cl);
+        free(wn);
         if (txn + 1 > j->next_txn) j->next_txn = txn + 1;
-        return NULL;
+        if (bad) *kind = APPLY_LOST;
+        return bad;
     }
     if (type == SL_META_GROUP) {
         char *name = rd_str(&r);
@@ -197,8 +229,8 @@ static const char *meta_apply(sl_journal_t *j, int type, const char *body, size_
     if (type == SL_META_SNAPSHOT) {
         uint64_t next, n;
         if (!sl_jrd_u64(&r, &next) || !sl_jrd_varint(&r, &n)) return "malformed snapshot";
-        const char *bad = ends_ok(j, r, n, why, whylen);
-        if (bad) return bad;
+        const char *lost = ends_ok(j, r, n, why, whylen, kind);
+        if (lost && *kind != APPLY_BEYOND) return lost;
         ends_apply(j, &r, n);
         if (next > j->next_txn) j->next_txn = next;
         uint64_t nw, ng;
@@ -243,7 +275,8 @@ static const char *meta_apply(sl_journal_t *j, int type, const char *body, size_
                 group_set_state(g, st, sl);
             }
         }
-        return NULL;
+        if (lost) *kind = APPLY_LOST;
+        return lost;
     }
     return "unknown record type";
 }
@@ -256,10 +289,46 @@ static char *meta_path(const sl_journal_t *j, const char *name) {
     return p;
 }
 
+/* Is there a whole record at buf[pos..size): length in range, a known type, crc ok? */
+static bool rec_ok(const char *buf, size_t size, size_t pos) {
+    if (size - pos < SL_META_HDR + 1) return false;
+    uint32_t len = sl_get_u32(buf + pos);
+    unsigned char type = (unsigned char)buf[pos + SL_META_HDR];
+    if (len == 0 || len > SL_META_MAX || len > size - pos - SL_META_HDR) return false;
+    if (type < SL_META_COMMIT || type > SL_META_SNAPSHOT) return false;
+    return sl_jcrc(buf + pos + SL_META_HDR, len) == sl_get_u32(buf + pos + 4);
+}
+
+/* The first position >= from where a whole record starts, or size. */
+static size_t rec_resync(const char *buf, size_t size, size_t from) {
+    for (size_t p = from; p + SL_META_HDR < size; p++)
+        if (rec_ok(buf, size, p)) return p;
+    return size;
+}
+
+/* Keep a copy of a damaged meta.log in DIR/quarantine/ before it is rewritten. */
+static void meta_quarantine(sl_journal_t *j, const char *buf, size_t size) {
+    size_t n = strlen(j->dir) + 64;
+    char *q = malloc(n);
+    if (!q) abort();
+    snprintf(q, n, "%s/quarantine", j->dir);
+    mkdir(q, 0755);
+    snprintf(q, n, "%s/quarantine/meta.log.%08x.bad", j->dir, (unsigned)sl_jcrc(buf, size));
+    int fd = open(q, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        if (sl_jwrite_all(fd, buf, size, 0) != 0 || fsync(fd) != 0) { /* reported by the caller */ }
+        close(fd);
+    }
+    free(q);
+}
+
 int sl_meta_load(sl_load_ctx_t *ctx, sl_error_t *err) {
     sl_journal_t *j = ctx->journal;
     bool ro = ctx->mode == SL_LOAD_RO || ctx->mode == SL_LOAD_FSCK;
+    bool cut = ctx->mode == SL_LOAD_RW || ctx->mode == SL_LOAD_REPAIR;
     char *path = meta_path(j, "meta.log");
+    struct stat pst;
+    j->meta_missing = stat(path, &pst) != 0 && errno == ENOENT;
     int fd = open(path, (ro ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
     if (fd < 0 && !(ro && errno == ENOENT)) {
         int e = errno;
@@ -289,47 +358,104 @@ int sl_meta_load(sl_load_ctx_t *ctx, sl_error_t *err) {
     size_t pos = 0;
     const char *bad = NULL;
     char why[256];
+    bool rewrite = false;   /* a damaged record was skipped or mended: M4 */
     while (pos < size) {
+        const char *reason = NULL;
+        bool torn = false;
+        uint32_t len = 0, crc = 0;
         if (size - pos < SL_META_HDR + 1) {
-            bad = "torn record header";
+            reason = "torn record header";
+            torn = true;
+        } else {
+            len = sl_get_u32(buf + pos);
+            crc = sl_get_u32(buf + pos + 4);
+            if (len == 0 || len > SL_META_MAX) reason = "bad record length";
+            else if (len > size - pos - SL_META_HDR) reason = "torn record", torn = true;
+            else if (sl_jcrc(buf + pos + SL_META_HDR, len) != crc) reason = "checksum mismatch";
+        }
+        if (!reason) {
+            const char *body = buf + pos + SL_META_HDR;
+            int kind;
+            reason = meta_apply(j, (unsigned char)body[0], body + 1, len - 1, why, sizeof why, &kind);
+            if (!reason) {
+                pos += SL_META_HDR + len;
+                continue;
+            }
+            if (kind == APPLY_LOST) {   /* M2: applied, but its data is gone */
+                sl_load_report(ctx, path, pos, -1, false, "%s", reason);
+                rewrite = true;    /* a snapshot keeps the cursors as recovered */
+                pos += SL_META_HDR + len;
+                continue;
+            }
+        }
+        /* Damage or a torn tail at pos.  Where does the next whole record start? */
+        size_t q = rec_resync(buf, size, pos + 1);
+        if (q - pos > SL_META_HDR + 1 && sl_get_u32(buf + pos) != q - pos - SL_META_HDR &&
+            sl_jcrc(buf + pos + SL_META_HDR, q - pos - SL_META_HDR) == sl_get_u32(buf + pos + 4)) {
+            /* Only the length field was hit: the crc still vouches for the body. */
+            const char *body = buf + pos + SL_META_HDR;
+            int kind;
+            if (!meta_apply(j, (unsigned char)body[0], body + 1, q - pos - SL_META_HDR - 1, why,
+                            sizeof why, &kind)) {
+                sl_load_report(ctx, path, pos, -1, false, "damaged record length (record recovered%s)",
+                               cut ? "; meta.log rewritten" : "");
+                rewrite = true;
+                pos = q;
+                continue;
+            }
+        }
+        if (q == size && torn) {   /* an append cut short (M2): the tail */
+            bad = reason;
             break;
         }
-        uint32_t len = sl_get_u32(buf + pos), crc = sl_get_u32(buf + pos + 4);
-        if (len == 0 || len > SL_META_MAX || len > size - pos - SL_META_HDR) {
-            bad = "torn record";
-            break;
-        }
-        if (sl_jcrc(buf + pos + SL_META_HDR, len) != crc) {
-            bad = "checksum mismatch";
-            break;
-        }
-        const char *body = buf + pos + SL_META_HDR;
-        bad = meta_apply(j, (unsigned char)body[0], body + 1, len - 1, why, sizeof why);
-        if (bad) break;
-        pos += SL_META_HDR + len;
+        /* Damage inside meta.log: skip to the next whole record and keep going; the
+         * committed ends are rebuilt from the segments (M4). */
+        sl_load_report(ctx, path, pos, -1, false,
+                       "%s: %zu bytes unreadable, skipped; committed ends rebuilt from the segments%s",
+                       reason, q - pos, cut ? " (meta.log kept in quarantine/ and rewritten)" : "");
+        rewrite = true;
+        j->meta_damaged = true;
+        pos = q;
     }
+    j->meta_cut = -1;
     if (bad) {
-        bool cut = ctx->mode == SL_LOAD_RW || ctx->mode == SL_LOAD_REPAIR;
         sl_load_report(ctx, path, pos, -1, true, "%s (%zu bytes from here %s)", bad, size - pos,
                        cut ? "cut" : "ignored");
-        if (cut && ftruncate(fd, (off_t)pos) != 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            free(path);
-            return sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, strerror(e));
-        }
+        j->meta_cut = (int64_t)pos;
     }
-    free(buf);
+    if (rewrite && cut) {
+        meta_quarantine(j, buf, size);
+        j->need_snapshot = true;
+    }
+    j->meta_buf = buf;
+    j->meta_buf_len = size;
     free(path);
     j->meta_size = (int64_t)pos;
-    if (ro || ctx->mode != SL_LOAD_RW) {
-        if (fd >= 0) close(fd);
-        j->meta_fd = -1;
-    } else {
-        j->meta_fd = fd;
-    }
+    j->meta_fd = fd;
     return 0;
+}
+
+/* After the partitions settled: cut a torn tail of meta.log, or (when the state was
+ * rebuilt) keep a copy of it in quarantine/; then close it unless open read-write. */
+int sl_meta_settle(sl_load_ctx_t *ctx, sl_error_t *err) {
+    sl_journal_t *j = ctx->journal;
+    bool cut = ctx->mode == SL_LOAD_RW || ctx->mode == SL_LOAD_REPAIR;
+    int rc = 0;
+    if (cut && j->meta_damaged && !j->need_snapshot) {
+        meta_quarantine(j, j->meta_buf, j->meta_buf_len);
+        j->need_snapshot = true;
+    }
+    if (cut && !j->need_snapshot && j->meta_cut >= 0 && j->meta_fd >= 0 &&
+        ftruncate(j->meta_fd, (off_t)j->meta_cut) != 0)
+        rc = sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, strerror(errno));
+    free(j->meta_buf);
+    j->meta_buf = NULL;
+    j->meta_buf_len = 0;
+    if (ctx->mode != SL_LOAD_RW) {
+        if (j->meta_fd >= 0) close(j->meta_fd);
+        j->meta_fd = -1;
+    }
+    return rc;
 }
 
 int sl_meta_append(sl_journal_t *j, int type, const sl_buf_t *body, sl_error_t *err) {

@@ -6,7 +6,11 @@
  *      its file and byte position and never decoded.
  *  S2. Readers never look at offsets >= part->committed; only the owner of a partition
  *      writes at or beyond it, so readers and the appender never touch the same bytes.
- *  S3. The .idx file is a cache: rebuilt from the scan on open whenever it differs. */
+ *  S3. The .idx file is a cache: rebuilt from the scan on open whenever it differs.
+ *  S4. Damage below the committed end is never cut by open: it becomes a hole that
+ *      readers step over (reported, counted in sl_journal_damages, its bytes copied to
+ *      DIR/quarantine/); only fsck --repair moves bytes.  A header that disagrees with
+ *      the walk is trusted only after its crc matched (S1). */
 #include "journal_int.h"
 
 #include <dirent.h>
@@ -298,6 +302,19 @@ static int64_t index_lookup(const sl_seg_t *seg, int64_t offset) {
     return lo == 0 ? 0 : seg->idx[lo - 1].pos;
 }
 
+/* As index_lookup, and *base: the first offset of the batch there (-1: unknown). */
+static int64_t index_lookup_base(const sl_seg_t *seg, int64_t offset, int64_t *base) {
+    int64_t rel = offset - seg->base;
+    size_t lo = 0, hi = seg->nidx;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if ((int64_t)seg->idx[mid].rel <= rel) lo = mid + 1;
+        else hi = mid;
+    }
+    *base = lo == 0 ? -1 : seg->base + (int64_t)seg->idx[lo - 1].rel;
+    return lo == 0 ? 0 : seg->idx[lo - 1].pos;
+}
+
 int64_t sl_seg_find_batch(sl_seg_t *seg, int64_t offset) {
     int64_t pos = index_lookup(seg, offset);
     char hb[SL_BATCH_HDR];
@@ -409,6 +426,11 @@ static int seg_scan(sl_load_ctx_t *ctx, sl_part_t *part, size_t si, sl_error_t *
             }
             sl_seg_index_add(seg, h.base, (int64_t)pos, force);
             force = false;
+            if (h.txn > part->topic->journal->max_batch_txn) part->topic->journal->max_batch_txn = h.txn;
+            if (h.txn != part->tail_txn) {   /* J1: one txn's batches are consecutive */
+                part->tail_txn = h.txn;
+                part->tail_txn_from = h.base;
+            }
             if (h.ingest_max > seg->max_ingest) seg->max_ingest = h.ingest_max;
             expect = h.base + h.count;
             pos += SL_BATCH_HDR + h.len;
@@ -450,6 +472,8 @@ static int seg_scan(sl_load_ctx_t *ctx, sl_part_t *part, size_t si, sl_error_t *
 
 int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
     bool ro = ctx->mode == SL_LOAD_RO || ctx->mode == SL_LOAD_FSCK;
+    part->tail_txn = 0;
+    part->tail_txn_from = -1;
     DIR *d = opendir(part->dir);
     if (!d) {
         if (errno == ENOENT && !ro) {
@@ -493,6 +517,25 @@ int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
         rc = seg_scan(ctx, part, part->nseg - 1, err);
         if (rc == 0 && i > 0 && seg->base < part->segs[i - 1]->end)
             ldmg_add(part, i, 0, seg->base, 0, "segment overlaps the previous one");
+        if (rc == 0 && i > 0 && seg->base > part->segs[i - 1]->end) {
+            /* Records between two segments are missing (a segment cut short): loss,
+             * unless fsck --repair left this gap (its quarantine file says so) or the
+             * scan already reported damage running to the end of that segment. */
+            sl_seg_t *prev = part->segs[i - 1];
+            bool known = false;
+            for (size_t k = 0; k < part->nldmg; k++)
+                known |= part->ldmg[k].seg == i - 1 && part->ldmg[k].resync < 0;
+            char *qp = sl_quarantine_path(part, prev->base, prev->size);
+            struct stat qst;
+            known |= stat(qp, &qst) == 0;
+            free(qp);
+            if (!known) {
+                char what[96];
+                snprintf(what, sizeof what, "records [%" PRId64 ", %" PRId64 ") missing: segment ends early",
+                         prev->end, seg->base);
+                ldmg_add(part, i - 1, prev->size, prev->end, -2, what);
+            }
+        }
     }
     free(bases);
     if (rc) return rc;
@@ -513,6 +556,16 @@ int sl_part_roll(sl_part_t *part, int64_t base, sl_error_t *err) {
     pthread_rwlock_unlock(&part->rw);
     sl_jfsync_dir(part->dir);
     return 0;
+}
+
+char *sl_quarantine_path(const sl_part_t *part, int64_t seg_base, int64_t pos) {
+    const sl_journal_t *j = part->topic->journal;
+    size_t n = strlen(j->dir) + strlen(part->topic->name) + 96;
+    char *q = malloc(n);
+    if (!q) abort();
+    snprintf(q, n, "%s/quarantine/%s.%d.%020" PRId64 ".%" PRId64 ".bad", j->dir, part->topic->name,
+             part->id, seg_base, pos);
+    return q;
 }
 
 /* Copy [from, to) of a file into a new file (quarantine, split). */
@@ -544,16 +597,19 @@ static int part_repair(sl_load_ctx_t *ctx, sl_part_t *part, const sl_load_dmg_t 
     struct stat st;
     if (fstat(seg->fd, &st) != 0) return sl_error_set(err, SL_IO, "%s: %s", seg->path, strerror(errno));
     int64_t fsize = st.st_size;
+    /* resync -1: bad to the end of the file; -2: records missing after the segment's
+     * end (an empty quarantine file records that the gap is known). */
     int64_t q = d->resync < 0 ? fsize : d->resync;
-    size_t n = strlen(j->dir) + strlen(part->topic->name) + 96;
-    char *qdir = malloc(n), *qpath = malloc(n);
-    if (!qdir || !qpath) abort();
+    if (d->resync == -2) q = d->pos;
+    size_t n = strlen(j->dir) + 16;
+    char *qdir = malloc(n), *qpath = sl_quarantine_path(part, seg->base, d->pos);
+    if (!qdir) abort();
     snprintf(qdir, n, "%s/quarantine", j->dir);
     mkdir(qdir, 0755);
-    snprintf(qpath, n, "%s/%s.%d.%020" PRId64 ".%" PRId64 ".bad", qdir, part->topic->name,
-             part->id, seg->base, d->pos);
     int rc = copy_range(seg->fd, d->pos, q, qpath);
-    if (rc == 0 && q < fsize) {
+    if (rc == 0 && d->resync == -2) {
+        /* nothing to move */
+    } else if (rc == 0 && q < fsize) {
         char hb[SL_BATCH_HDR];
         sl_batch_hdr_t h;
         if (sl_jread_all(seg->fd, hb, SL_BATCH_HDR, q) != SL_BATCH_HDR) rc = SL_IO;
@@ -568,7 +624,7 @@ static int part_repair(sl_load_ctx_t *ctx, sl_part_t *part, const sl_load_dmg_t 
         else close(fd);
         free(np);
     }
-    if (rc == 0 && (ftruncate(seg->fd, d->pos) != 0 || fsync(seg->fd) != 0)) rc = SL_IO;
+    if (rc == 0 && d->resync != -2 && (ftruncate(seg->fd, d->pos) != 0 || fsync(seg->fd) != 0)) rc = SL_IO;
     if (rc == 0) sl_jfsync_dir(part->dir);
     free(qdir);
     free(qpath);
@@ -582,6 +638,109 @@ void sl_part_unload(sl_part_t *part) {
     part->nldmg = 0;
 }
 
+static int corrupt(sl_error_t *err, const sl_seg_t *seg, int64_t pos, const char *what) {
+    return sl_error_set(err, SL_CORRUPT, "%s: %s at byte %" PRId64, seg->path, what, pos);
+}
+
+/* The first offset after a damage: the base of the good batch it resyncs to, else
+ * the next segment's base, else the committed end. */
+static int64_t dmg_to(sl_part_t *part, const sl_load_dmg_t *d, int64_t committed) {
+    sl_seg_t *seg = part->segs[d->seg];
+    if (d->resync >= 0) {
+        char hb[SL_BATCH_HDR];
+        if (sl_jread_all(seg->fd, hb, SL_BATCH_HDR, d->resync) == SL_BATCH_HDR) {
+            sl_batch_hdr_t h;
+            sl_batch_hdr_decode(hb, &h);
+            if (h.magic == SL_BATCH_MAGIC && h.base >= d->offset) return h.base;
+        }
+    }
+    if (d->seg + 1 < part->nseg) return part->segs[d->seg + 1]->base;
+    return committed > d->offset ? committed : d->offset;
+}
+
+/* The end of the damaged bytes: the next good batch, or the end of the file. */
+static int64_t dmg_qend(sl_part_t *part, const sl_load_dmg_t *d) {
+    if (d->resync >= 0) return d->resync;
+    if (d->resync == -2) return d->pos;
+    struct stat st;
+    return fstat(part->segs[d->seg]->fd, &st) == 0 ? st.st_size : d->pos;
+}
+
+static void part_hole_add(sl_part_t *part, int64_t seg_base, int64_t pos, int64_t resync, int64_t from,
+                          int64_t to) {
+    pthread_mutex_lock(&part->hole_mu);
+    for (size_t i = 0; i < part->nholes; i++)
+        if (part->holes[i].seg_base == seg_base && part->holes[i].pos == pos) {
+            pthread_mutex_unlock(&part->hole_mu);
+            return;
+        }
+    if (part->nholes == part->capholes) {
+        size_t cap = part->capholes ? part->capholes * 2 : 4;
+        sl_hole_t *h = realloc(part->holes, cap * sizeof *h);
+        if (!h) abort();
+        part->holes = h;
+        part->capholes = cap;
+    }
+    part->holes[part->nholes++] = (sl_hole_t){seg_base, pos, resync, from, to};
+    pthread_mutex_unlock(&part->hole_mu);
+}
+
+/* A known hole at *pos of seg: step over it (true). */
+static bool part_hole_at(sl_part_t *part, const sl_seg_t *seg, int64_t *pos, int64_t *offset) {
+    bool found = false;
+    pthread_mutex_lock(&part->hole_mu);
+    for (size_t i = 0; i < part->nholes && !found; i++) {
+        sl_hole_t *h = &part->holes[i];
+        if (h->seg_base == seg->base && h->pos == *pos) {
+            *pos = h->resync < 0 ? seg->size : h->resync;
+            if (h->to > *offset) *offset = h->to;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&part->hole_mu);
+    return found;
+}
+
+int sl_part_skip_damage(sl_part_t *part, sl_seg_t *seg, int64_t *pos, int64_t *offset, const char *what,
+                        sl_error_t *err) {
+    if (part_hole_at(part, seg, pos, offset)) return 0;
+    /* Damage that appeared since open: find the next good batch in the rest of the
+     * segment, remember the hole, count and report it. */
+    int64_t n = seg->size - *pos;
+    if (n <= 0) return corrupt(err, seg, *pos, what);
+    char *buf = malloc((size_t)n);
+    if (!buf) return sl_error_set(err, SL_NOMEM, "%s: out of memory", seg->path);
+    if (sl_jread_all(seg->fd, buf, (size_t)n, *pos) != (int)n) {
+        free(buf);
+        return corrupt(err, seg, *pos, what);
+    }
+    int64_t q = resync(buf, (size_t)n, 1, *offset), to = seg->end;
+    if (q >= 0) {
+        sl_batch_hdr_t h;
+        sl_batch_hdr_decode(buf + q, &h);
+        to = h.base;
+        q += *pos;
+    }
+    free(buf);
+    if (to < *offset) to = *offset;
+    part_hole_add(part, seg->base, *pos, q, *offset, to);
+    sl_journal_t *j = part->topic->journal;
+    atomic_fetch_add(&j->damages, 1);
+    if (j->opts.report) {
+        sl_journal_damage_t d;
+        memset(&d, 0, sizeof d);
+        snprintf(d.path, sizeof d.path, "%s", seg->path);
+        d.file_offset = (uint64_t)*pos;
+        d.offset = *offset;
+        snprintf(d.what, sizeof d.what, "%s: records [%" PRId64 ", %" PRId64 ") skipped by readers", what,
+                 *offset, to);
+        j->opts.report(j->opts.report_opaque, &d);
+    }
+    *pos = q < 0 ? seg->size : q;
+    *offset = to;
+    return 0;
+}
+
 int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
     bool cut = ctx->mode == SL_LOAD_RW || ctx->mode == SL_LOAD_REPAIR;
     int64_t committed = part->committed;
@@ -593,7 +752,18 @@ int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
         if (!mid) break;
         sl_load_dmg_t d = *mid;
         sl_seg_t *seg = part->segs[d.seg];
-        sl_load_report(ctx, seg->path, (uint64_t)d.pos, d.offset, false, "%s (repaired: quarantined)", d.what);
+        int64_t to = dmg_to(part, &d, committed), qend = dmg_qend(part, &d);
+        char *qp = sl_quarantine_path(part, seg->base, d.pos);
+        if (d.resync == -2)
+            sl_load_report(ctx, seg->path, (uint64_t)d.pos, d.offset, false,
+                           "%s (repaired: the gap is recorded by the empty %s; the records are lost)",
+                           d.what, qp);
+        else
+            sl_load_report(ctx, seg->path, (uint64_t)d.pos, d.offset, false,
+                           "%s (repaired: bytes [%" PRId64 ", %" PRId64 ") holding records [%" PRId64
+                           ", %" PRId64 ") moved to %s)",
+                           d.what, d.pos, qend, d.offset, to, qp);
+        free(qp);
         int rc = part_repair(ctx, part, &d, err);
         if (rc) return rc;
         sl_part_unload(part);
@@ -601,11 +771,38 @@ int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
         rc = sl_part_load(&quiet, part, err);
         if (rc) return rc;
     }
+    bool eof_dmg = false;   /* damage below committed runs to the end of the last segment */
     for (size_t i = 0; i < part->nldmg; i++) {
         const sl_load_dmg_t *d = &part->ldmg[i];
         bool tail = d->offset >= committed;
-        sl_load_report(ctx, part->segs[d->seg]->path, (uint64_t)d->pos, d->offset, tail, "%s%s",
-                       d->what, tail ? (cut ? " (cut)" : " (tail, cut on open)") : "");
+        sl_seg_t *seg = part->segs[d->seg];
+        if (tail) {
+            sl_load_report(ctx, seg->path, (uint64_t)d->pos, d->offset, true, "%s%s", d->what,
+                           cut ? " (cut)" : " (tail, cut on open)");
+            continue;
+        }
+        /* Mid-log damage: kept on disk, stepped over by readers (a hole), reported.
+         * Open copies the bad bytes to quarantine/ (nothing is removed: that is
+         * fsck --repair's job). */
+        int64_t to = dmg_to(part, d, committed), qend = dmg_qend(part, d);
+        if (d->resync < 0 && d->seg + 1 == part->nseg) eof_dmg = true;
+        if (d->resync != d->pos && d->resync != -2) part_hole_add(part, seg->base, d->pos, d->resync, d->offset, to);
+        char *qp = sl_quarantine_path(part, seg->base, d->pos);
+        struct stat qst;
+        bool copied = false;
+        if (ctx->mode == SL_LOAD_RW && d->resync != -2 && qend > d->pos && stat(qp, &qst) != 0) {
+            char *qdir = sl_jstrndup(qp, (size_t)(strrchr(qp, '/') - qp));
+            mkdir(qdir, 0755);
+            free(qdir);
+            copied = copy_range(seg->fd, d->pos, qend, qp) == 0;
+        }
+        if (d->resync == -2)
+            sl_load_report(ctx, seg->path, (uint64_t)d->pos, d->offset, false, "%s (lost)", d->what);
+        else
+            sl_load_report(ctx, seg->path, (uint64_t)d->pos, d->offset, false,
+                           "%s: records [%" PRId64 ", %" PRId64 ") skipped by readers%s%s", d->what,
+                           d->offset, to, copied ? "; bytes copied to " : "", copied ? qp : "");
+        free(qp);
     }
     if (part->nseg == 0) {
         if (ctx->mode == SL_LOAD_RW || ctx->mode == SL_LOAD_REPAIR) {
@@ -628,7 +825,28 @@ int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
                        "uncommitted records [%" PRId64 ", %" PRId64 ")%s", committed, first_tail,
                        cut ? " (cut)" : " (cut on open)");
     }
-    if (cut) {
+    sl_seg_t *lastseg = part->segs[part->nseg - 1];
+    if (lastseg->base <= committed && lastseg->end < committed && !eof_dmg)
+        sl_load_report(ctx, lastseg->path, (uint64_t)lastseg->size, lastseg->end, false,
+                       "records [%" PRId64 ", %" PRId64 ") missing: the partition's data ends before "
+                       "its committed end (lost)",
+                       lastseg->end, committed);
+    if (cut && lastseg->base <= committed && lastseg->end < committed) {
+        /* The committed end lies beyond the data (damage to the end of the last
+         * segment, or records lost): keep the bytes and the numbering (J5) and
+         * append in a new segment.  fsck --repair records the gap as known. */
+        if (ctx->mode == SL_LOAD_REPAIR) {
+            char *qp = sl_quarantine_path(part, lastseg->base, lastseg->size);
+            char *qdir = sl_jstrndup(qp, (size_t)(strrchr(qp, '/') - qp));
+            mkdir(qdir, 0755);
+            int qfd = open(qp, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            if (qfd >= 0) close(qfd);
+            free(qdir);
+            free(qp);
+        }
+        int rc = sl_part_roll(part, committed, err);
+        if (rc) return rc;
+    } else if (cut) {
         while (part->nseg > 1 && part->segs[part->nseg - 1]->base > committed) {
             sl_seg_t *s = part->segs[--part->nseg];
             sl_seg_unlink(s);
@@ -696,10 +914,6 @@ static sl_seg_t *seg_for(const sl_part_t *part, int64_t offset, size_t *at) {
     if (lo == 0) return NULL;
     *at = lo - 1;
     return part->segs[lo - 1];
-}
-
-static int corrupt(sl_error_t *err, const sl_seg_t *seg, int64_t pos, const char *what) {
-    return sl_error_set(err, SL_CORRUPT, "%s: %s at byte %" PRId64, seg->path, what, pos);
 }
 
 /* Decode the records of one verified batch into `batch`, from `*offset` on. */
@@ -791,42 +1005,55 @@ int sl_topic_read(sl_topic_t *topic, int partition, int64_t offset, size_t max_r
             }
             break;
         }
-        int64_t pos = index_lookup(seg, offset);
+        /* expect: where the next batch must start (-1: not known).  A header that
+         * disagrees is believed only after its crc matched (S1): a damaged base or
+         * count must not make the walk skip or stop. */
+        int64_t expect;
+        int64_t pos = index_lookup_base(seg, offset, &expect);
         while (rc == 0 && pos < seg->size && offset < end && nread < max_records &&
                !(max_bytes && bytes >= max_bytes)) {
+            if (part_hole_at(part, seg, &pos, &offset)) {
+                expect = -1;
+                continue;
+            }
             if (sl_jread_all(seg->fd, hb, SL_BATCH_HDR, pos) != SL_BATCH_HDR) {
-                rc = corrupt(err, seg, pos, "short batch header");
-                break;
+                rc = sl_part_skip_damage(part, seg, &pos, &offset, "short batch header", err);
+                expect = -1;
+                continue;
             }
             sl_batch_hdr_t h;
             sl_batch_hdr_decode(hb, &h);
             if (h.magic != SL_BATCH_MAGIC || h.len > SL_BATCH_MAX ||
                 pos + SL_BATCH_HDR + (int64_t)h.len > seg->size) {
-                rc = corrupt(err, seg, pos, "damaged batch header");
-                break;
-            }
-            if (h.base >= end) break;
-            if (h.base + (int64_t)h.count <= offset) {
-                pos += SL_BATCH_HDR + (int64_t)h.len;
+                rc = sl_part_skip_damage(part, seg, &pos, &offset, "damaged batch header", err);
+                expect = -1;
                 continue;
             }
-            if (h.len > cap) {
-                free(payload);
-                cap = h.len;
-                payload = malloc(cap ? cap : 1);
-                if (!payload) abort();
+            bool want = h.base < end && h.base + (int64_t)h.count > offset;
+            if (want || h.base != expect) {
+                if (h.len > cap) {
+                    free(payload);
+                    cap = h.len;
+                    payload = malloc(cap ? cap : 1);
+                    if (!payload) abort();
+                }
+                if (sl_jread_all(seg->fd, payload, h.len, pos + SL_BATCH_HDR) != (int)h.len) {
+                    rc = sl_part_skip_damage(part, seg, &pos, &offset, "short batch", err);
+                    expect = -1;
+                    continue;
+                }
+                uint32_t crc = sl_jcrc_more(sl_jcrc(hb + 8, SL_BATCH_HDR - 8), payload, h.len);
+                if (crc != h.crc) {
+                    rc = sl_part_skip_damage(part, seg, &pos, &offset, "checksum mismatch", err);
+                    expect = -1;
+                    continue;
+                }
             }
-            if (sl_jread_all(seg->fd, payload, h.len, pos + SL_BATCH_HDR) != (int)h.len) {
-                rc = corrupt(err, seg, pos, "short batch");
-                break;
-            }
-            uint32_t crc = sl_jcrc_more(sl_jcrc(hb + 8, SL_BATCH_HDR - 8), payload, h.len);
-            if (crc != h.crc) {
-                rc = sl_error_set(err, SL_CORRUPT,
-                                  "%s: checksum mismatch at byte %" PRId64 " (offsets %" PRId64
-                                  "..%" PRId64 ")",
-                                  seg->path, pos, h.base, h.base + (int64_t)h.count - 1);
-                break;
+            if (h.base >= end) break;
+            expect = h.base + (int64_t)h.count;
+            if (!want) {
+                pos += SL_BATCH_HDR + (int64_t)h.len;
+                continue;
             }
             if (h.base > offset) offset = h.base;  /* a gap inside the segment */
             rc = batch_decode(topic, partition, seg, pos, &h, payload, end, &offset, max_records,

@@ -580,9 +580,22 @@ static int cmd_fsck(int argc, char **argv) {
         fprintf(stderr, "sluice fsck: %s\n", err.msg);
         return EXIT_FATAL;
     }
-    if (n == 0) printf("%s: clean\n", dir);
-    else printf("%s: %d problem(s) found%s\n", dir, n, repair ? ", repaired" : " (run with --repair to cut them)");
-    return n ? EXIT_FAIL : EXIT_OK;
+    if (n == 0) {
+        printf("%s: clean\n", dir);
+        return EXIT_OK;
+    }
+    if (!repair) {
+        printf("%s: %d problem(s) found (run with --repair to cut them)\n", dir, n);
+        return EXIT_FAIL;
+    }
+    /* --repair: exit 0 only when a fresh check finds nothing left. */
+    int left = sl_journal_fsck(dir, false, NULL, NULL, &err);
+    if (left == 0) {
+        printf("%s: %d problem(s) found, all repaired\n", dir, n);
+        return EXIT_OK;
+    }
+    printf("%s: %d problem(s) found; %d left after repair\n", dir, n, left < 0 ? n : left);
+    return EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------------ demo, version, docs */

@@ -1007,6 +1007,13 @@ out:
 
 static void report_damage(void *opaque, const sl_journal_damage_t *d) {
     (void)opaque;
+    /* Torn tails are normal crash recovery; the rest cost or risk data (/health says
+     * degraded: sl_journal_damages). */
+    if (!d->tail)
+        sl_metric_add(sl_metric_counter("sluice_journal_damages_total",
+                                        "Journal damages found: batches skipped, records missing, metadata rebuilt.",
+                                        ""),
+                      1);
     sl_warn("journal: %s at byte %llu of %s%s", d->what, (unsigned long long)d->file_offset, d->path,
             d->tail ? " (torn tail cut)" : "");
 }
@@ -1143,13 +1150,21 @@ void sl_runner_health_json(sl_buf_t *out) {
         sl_json_write_string(&names, t->name, strlen(t->name));
         sl_json_write_string(&problems, msg, strlen(msg));
     }
-    if (!nfull) sl_buf_puts(out, "{\"status\":\"ok\"}");
+    /* the journal lost or skipped data (damage found on open or by a reader) */
+    int dmg = r && !r->kt && r->journal ? sl_journal_damages(r->journal) : 0;
+    if (dmg) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "the journal found %d damaged region(s): see the log and `sluice fsck`", dmg);
+        if (nfull) sl_buf_putc(&problems, ',');
+        sl_json_write_string(&problems, msg, strlen(msg));
+    }
+    if (!nfull && !dmg) sl_buf_puts(out, "{\"status\":\"ok\"}");
     else {
         sl_buf_puts(out, "{\"status\":\"degraded\",\"problems\":[");
         sl_buf_append(out, problems.data, problems.len);
         sl_buf_puts(out, "],\"full_topics\":[");
         sl_buf_append(out, names.data, names.len);
-        sl_buf_puts(out, "]}");
+        sl_buf_printf(out, "],\"journal_damages\":%d}", dmg);
     }
     sl_buf_free(&names);
     sl_buf_free(&problems);

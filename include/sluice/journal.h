@@ -6,7 +6,10 @@
  *     all: after a crash, a partition is cut back to the last offset a committed
  *     transaction reached, and the cursor read back is that transaction's.
  *  2. A batch is read back only if its checksum matches; a torn tail is cut on open,
- *     damage elsewhere is reported with its file and byte offset, never delivered.
+ *     damage elsewhere is reported with its file and byte offset, never delivered,
+ *     and skipped by readers.  Recovery never cuts a batch that passes its checksum
+ *     (damaged metadata is rebuilt from the segments, or open refuses, changing
+ *     nothing).
  *  3. Consumer-group offsets (and an optional state blob) are committed atomically.
  *  4. With fsync `always`, commit returns after the data is on disk; with `interval`,
  *     a flusher thread syncs every interval and sl_journal_wait_durable() waits for
@@ -70,7 +73,9 @@ int sl_journal_open(const char *dir, const sl_journal_opts_t *opts, sl_journal_t
 /* Flush, sync and close; every sl_topic_t of it becomes invalid.  Transactions still
  * open are aborted (and freed). */
 void sl_journal_close(sl_journal_t *journal);
-/* Number of damages reported while opening (0 = clean). */
+/* Number of damages that cost or risk data, found while opening or by a reader since
+ * (a batch skipped because its checksum fails, records missing, metadata rebuilt);
+ * torn tails cut on open are not counted.  0 = healthy; /health reports "degraded". */
 int sl_journal_damages(const sl_journal_t *journal);
 /* Apply retention now (the flusher also does it every 2 s); returns segments deleted.
  * Retention (by age or bytes) never deletes a segment holding a record that a reader
@@ -149,7 +154,10 @@ int sl_journal_wait(sl_journal_t *journal, uint64_t *seen_commits, int64_t timeo
  * into batch (appending; values parsed into batch's arena; topic/partition/offset/key/
  * ts/ingest_ts/source/seq set).  *next is the offset after the last record read (==
  * offset when nothing is there yet).  An offset below the start is moved up to the
- * start (retention).  Damage: SL_CORRUPT with path and file offset in err. */
+ * start (retention).  A damaged batch is never returned: it is stepped over (reported
+ * through opts.report and counted in sl_journal_damages) and reading goes on after
+ * it, so *next may jump; SL_CORRUPT only when a batch that passed its checksum cannot
+ * be decoded. */
 int sl_topic_read(sl_topic_t *topic, int partition, int64_t offset, size_t max_records,
                   size_t max_bytes, sl_batch_t *batch, int64_t *next, sl_error_t *err);
 

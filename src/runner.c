@@ -8,7 +8,10 @@
  *     it reported in committed()), so restarts write each record exactly once there.
  *  3. A failing sink is retried with exponential backoff and jitter, forever (or until
  *     stop); the batch is never skipped.
- *  4. On stop, the batch in flight is finished (written and committed) before exit. */
+ *  4. On stop, the batch in flight is finished (written and committed) before exit.
+ *  5. A failing source is retried after sl_backoff_next() (1 s doubling, jitter, the
+ *     schedule and Retry-After; src/backoff.h), never sooner; only a completed poll
+ *     ends the backoff, not a call that found its transfer still in flight. */
 #include "runner.h"
 
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "engine.h"
 #include "kafka_transport.h"
 #include "log.h"
@@ -64,6 +68,7 @@ typedef struct source_rt {
     bool done, opened;
     bool paused;               /* its topic is full (on_full: pause): not polled meanwhile */
     int64_t due, started, backoff_ms;
+    int64_t backoff_nominal;   /* the run of failures (backoff.h); 0 = none */
     uint64_t polls, failures, records;
     uint64_t next_seq;
     sl_batch_t batch;          /* pending poll */
@@ -146,8 +151,10 @@ static int64_t next_backoff(int64_t prev) {
 
 struct sl_emit {
     source_rt_t *s;
-    size_t pending;
+    bool pending;              /* sl_emit_pending(): this call completed no poll */
 };
+
+void sl_emit_pending(sl_emit_t *emit) { emit->pending = true; }
 
 sl_record_t *sl_emit_record(sl_emit_t *emit) {
     source_rt_t *s = emit->s;
@@ -211,7 +218,12 @@ int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_er
         sl_metric_add(s->m_records, (double)b->n);
         sl_metric_add(s->m_dlq, (double)s->ndlq);
     }
-    if (rc == 0 && s->ndlq) sl_warn("source %s: %zu bad input(s) to %s.dlq", s->cfg->name, s->ndlq, s->cfg->name);
+    if (rc == 0 && s->ndlq) {
+        const sl_value_t *why = sl_value_get(&s->dlq[0].value, "error", 5);
+        sl_warn("source %s: %zu bad input(s) to %s.dlq (first: %.*s)", s->cfg->name, s->ndlq, s->cfg->name,
+                why && why->type == SL_T_STRING ? (int)(why->len > 300 ? 300 : why->len) : 0,
+                why && why->type == SL_T_STRING ? why->u.s : "");
+    }
     sl_batch_reset(b);
     s->ndlq = 0;
     return rc;
@@ -336,7 +348,7 @@ static void *sources_main(void *arg) {
                 free(cur);
                 s->cfg->inst.cursor = NULL;
                 if (rc == SL_RETRY) {
-                    s->backoff_ms = next_backoff(s->backoff_ms);
+                    s->backoff_ms = sl_backoff_next(&s->backoff_nominal, s->cfg->every_ms, -1, (uint32_t)rand());
                     s->due = now + s->backoff_ms;
                     sl_warn("source %s: cannot open: %s (retry in %lld ms)", s->cfg->name, err.msg,
                             (long long)s->backoff_ms);
@@ -353,21 +365,30 @@ static void *sources_main(void *arg) {
             }
             sl_emit_t emit = {.s = s};
             int64_t next = 0;
-            s->polls++;
-            sl_metric_add(s->m_polls, 1);
-            s->last_poll_ms = sl_now_ms();
-            sl_metric_set(s->m_last_poll, (double)s->last_poll_ms / 1000.0);
+            int64_t wall = sl_now_ms();
             int rc = plug->poll(&s->cfg->inst, &emit, &next, &err);
             sl_batch_reset(&s->batch);  /* uncommitted records of a failed poll */
             s->ndlq = 0;
-            if (rc == 0 || rc == SL_EOF) {
+            /* A call that only advanced a transfer in flight (or found nothing due) is no
+             * poll: it is not counted and does not end a run of failures (backoff.h 4). */
+            bool completed = rc != 0 || !emit.pending;
+            if (completed) {
+                s->polls++;
+                sl_metric_add(s->m_polls, 1);
+                s->last_poll_ms = wall;
+                sl_metric_set(s->m_last_poll, (double)wall / 1000.0);
+            }
+            if (rc != 0 && rc != SL_EOF) {
+                /* every failed poll counts, the last one before a give-up too */
+                s->failures++;
+                sl_metric_add(s->m_failures, 1);
+                snprintf(s->last_error, sizeof s->last_error, "%s", err.msg[0] ? err.msg : sl_err_str(rc));
+            } else if (completed) {
                 s->last_ok_ms = sl_now_ms();
                 s->last_error[0] = 0;
-            } else {
-                snprintf(s->last_error, sizeof s->last_error, "%s", err.msg[0] ? err.msg : sl_err_str(rc));
             }
             if (rc == 0) {
-                s->backoff_ms = 0;
+                if (completed) s->backoff_ms = s->backoff_nominal = 0;
                 s->due = next;
             } else if (rc == SL_EOF) {
                 source_finish(r, s);
@@ -377,10 +398,14 @@ static void *sources_main(void *arg) {
                 sl_warn("source %s: %s (paused until its consumer groups commit)", s->cfg->name, err.msg);
                 s->due = now + 100;
             } else if (rc == SL_RETRY) {
-                s->failures++;
-                sl_metric_add(s->m_failures, 1);
-                s->backoff_ms = next_backoff(s->backoff_ms);
-                if (next > now + s->backoff_ms) s->backoff_ms = next - now;  /* Retry-After */
+                if (s->cfg->inst.replay) {
+                    /* recorded responses: nothing remote to spare; only the cassette's
+                     * Retry-After applies */
+                    s->backoff_ms = next > now ? next - now : 0;
+                } else {
+                    s->backoff_ms = sl_backoff_next(&s->backoff_nominal, s->cfg->every_ms,
+                                                    next > now ? next - now : -1, (uint32_t)rand());
+                }
                 s->due = now + s->backoff_ms;
                 if (err.msg[0]) sl_warn("source %s: %s (retry in %lld ms)", s->cfg->name, err.msg,
                                         (long long)s->backoff_ms);
@@ -1267,7 +1292,7 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
         pthread_mutex_init(&s->ingest_lock, NULL);
         sl_buf_t l = SL_BUF_INIT;
         sl_metrics_label(&l, "source", s->cfg->name);
-        s->m_polls = sl_metric_counter("sluice_source_polls_total", "Polls started per source.", l.data);
+        s->m_polls = sl_metric_counter("sluice_source_polls_total", "Polls done per source (succeeded or failed; a transfer in flight is not counted twice).", l.data);
         s->m_failures = sl_metric_counter("sluice_source_poll_failures_total", "Failed polls per source.", l.data);
         s->m_records = sl_metric_counter("sluice_source_records_total", "Records a source committed to its topic.", l.data);
         s->m_dlq = sl_metric_counter("sluice_source_dead_letters_total", "Malformed inputs sent to <source>.dlq.", l.data);

@@ -11,7 +11,11 @@
  *  4. On stop, the batch in flight is finished (written and committed) before exit.
  *  5. A failing source is retried after sl_backoff_next() (1 s doubling, jitter, the
  *     schedule and Retry-After; src/backoff.h), never sooner; only a completed poll
- *     ends the backoff, not a call that found its transfer still in flight. */
+ *     ends the backoff, not a call that found its transfer still in flight.
+ *  6. A source commit that fails on the journal's storage (SL_IO: a full disk) is
+ *     SL_RETRY to the source: nothing of the poll is visible, its cursor has not moved,
+ *     it backs off and tries again (never "done"); meanwhile it is stuck: /health 503,
+ *     sluice_source_stuck 1.  The first commit that succeeds clears it. */
 #include "runner.h"
 
 #include <errno.h>
@@ -78,7 +82,9 @@ typedef struct source_rt {
     pthread_mutex_t ingest_lock;  /* one ingest transaction at a time */
     int64_t last_poll_ms, last_ok_ms;  /* wall clock */
     char last_error[600];      /* written by the sources thread; read racily by status */
-    sl_metric_t *m_polls, *m_failures, *m_records, *m_dlq, *m_last_poll;
+    _Atomic bool stuck;        /* its last commit failed on local storage (disk full) */
+    char stuck_error[600];     /* why; written before stuck is set, read racily by /health */
+    sl_metric_t *m_polls, *m_failures, *m_records, *m_dlq, *m_last_poll, *m_stuck;
     runner_t *r;
 } source_rt_t;
 
@@ -156,6 +162,25 @@ struct sl_emit {
 
 void sl_emit_pending(sl_emit_t *emit) { emit->pending = true; }
 
+/* A commit that failed on the journal's storage (a full disk, an I/O error): the source
+ * is stuck until a commit succeeds; it retries with backoff (SL_RETRY), its cursor has
+ * not moved, and /health and sluice_source_stuck say so meanwhile. */
+static int commit_failed(source_rt_t *s, int rc, sl_error_t *err) {
+    if (rc != SL_IO) return rc;
+    snprintf(s->stuck_error, sizeof s->stuck_error, "cannot commit to the journal: %.500s", err->msg);
+    if (!s->stuck) sl_errorf("source %s: %s (retrying with backoff; nothing is lost)", s->cfg->name, s->stuck_error);
+    s->stuck = true;
+    sl_metric_set(s->m_stuck, 1);
+    return sl_error_set(err, SL_RETRY, "%s", s->stuck_error);
+}
+
+static void commit_ok(source_rt_t *s) {
+    if (!s->stuck) return;
+    s->stuck = false;
+    sl_metric_set(s->m_stuck, 0);
+    sl_info("source %s: commits to the journal work again", s->cfg->name);
+}
+
 sl_record_t *sl_emit_record(sl_emit_t *emit) {
     source_rt_t *s = emit->s;
     sl_record_t *rec = sl_batch_push(&s->batch);
@@ -197,9 +222,11 @@ int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_er
     if (s->ndlq && !s->dlq_topic) {
         char name[300];
         snprintf(name, sizeof name, "%s.dlq", s->cfg->name);
-        if (sl_journal_topic(s->r->journal, name, NULL, &s->dlq_topic, err) != 0) {
+        int trc = sl_journal_topic(s->r->journal, name, NULL, &s->dlq_topic, err);
+        if (trc != 0) {
             sl_batch_reset(b);
             s->ndlq = 0;
+            commit_failed(s, trc, err);
             return SL_RETRY;
         }
     }
@@ -210,10 +237,12 @@ int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_er
         sl_txn_abort(txn);
         sl_batch_reset(b);
         s->ndlq = 0;
-        return rc;
+        return commit_failed(s, rc, err);
     }
     rc = sl_txn_commit(txn, cursor, cursor_len, NULL, err);
+    if (rc != 0) rc = commit_failed(s, rc, err);
     if (rc == 0) {
+        commit_ok(s);
         s->records += b->n;
         sl_metric_add(s->m_records, (double)b->n);
         sl_metric_add(s->m_dlq, (double)s->ndlq);
@@ -372,6 +401,8 @@ static void *sources_main(void *arg) {
             /* A call that only advanced a transfer in flight (or found nothing due) is no
              * poll: it is not counted and does not end a run of failures (backoff.h 4). */
             bool completed = rc != 0 || !emit.pending;
+            /* an append refused by a full topic is backpressure, not a failed poll */
+            bool refused_full = rc == SL_RETRY && !r->kt && s->to->topic && sl_topic_full(s->to->topic) > 0;
             if (completed) {
                 s->polls++;
                 sl_metric_add(s->m_polls, 1);
@@ -380,8 +411,10 @@ static void *sources_main(void *arg) {
             }
             if (rc != 0 && rc != SL_EOF) {
                 /* every failed poll counts, the last one before a give-up too */
-                s->failures++;
-                sl_metric_add(s->m_failures, 1);
+                if (!refused_full) {
+                    s->failures++;
+                    sl_metric_add(s->m_failures, 1);
+                }
                 snprintf(s->last_error, sizeof s->last_error, "%s", err.msg[0] ? err.msg : sl_err_str(rc));
             } else if (completed) {
                 s->last_ok_ms = sl_now_ms();
@@ -393,7 +426,7 @@ static void *sources_main(void *arg) {
             } else if (rc == SL_EOF) {
                 source_finish(r, s);
                 active--;
-            } else if (rc == SL_RETRY && !r->kt && s->to->topic && sl_topic_full(s->to->topic) > 0) {
+            } else if (refused_full) {
                 s->paused = true;   /* filled up during this poll: nothing was written */
                 sl_warn("source %s: %s (paused until its consumer groups commit)", s->cfg->name, err.msg);
                 s->due = now + 100;
@@ -1150,10 +1183,21 @@ int sl_runner_status_json(sl_buf_t *out) {
     return 0;
 }
 
-void sl_runner_health_json(sl_buf_t *out) {
+int sl_runner_health_json(sl_buf_t *out) {
     runner_t *r = current;
-    size_t nfull = 0;
-    sl_buf_t names = SL_BUF_INIT, problems = SL_BUF_INIT;
+    size_t nfull = 0, nstuck = 0;
+    sl_buf_t names = SL_BUF_INIT, stuck = SL_BUF_INIT, problems = SL_BUF_INIT;
+    /* unhealthy: a source cannot commit to the journal (a full disk); it retries */
+    for (size_t i = 0; r && i < r->pipe->nsources; i++) {
+        source_rt_t *s = &r->sources[i];
+        if (!s->stuck) continue;
+        char msg[800];
+        snprintf(msg, sizeof msg, "source %.100s %.600s: retrying with backoff", s->cfg->name, s->stuck_error);
+        if (nstuck++) sl_buf_putc(&stuck, ',');
+        if (problems.len) sl_buf_putc(&problems, ',');
+        sl_json_write_string(&stuck, s->cfg->name, strlen(s->cfg->name));
+        sl_json_write_string(&problems, msg, strlen(msg));
+    }
     for (size_t i = 0; r && !r->kt && i < r->ntopics; i++) {
         topic_rt_t *t = &r->topics[i];
         int n = t->topic ? sl_topic_full(t->topic) : 0;
@@ -1161,23 +1205,25 @@ void sl_runner_health_json(sl_buf_t *out) {
         char msg[400];
         snprintf(msg, sizeof msg, "topic %.200s is full (%d partition(s)): its sources are paused until its "
                  "consumer groups commit", t->name, n);
-        if (nfull++) {
-            sl_buf_putc(&names, ',');
-            sl_buf_putc(&problems, ',');
-        }
+        if (nfull++) sl_buf_putc(&names, ',');
+        if (problems.len) sl_buf_putc(&problems, ',');
         sl_json_write_string(&names, t->name, strlen(t->name));
         sl_json_write_string(&problems, msg, strlen(msg));
     }
-    if (!nfull) sl_buf_puts(out, "{\"status\":\"ok\"}");
+    if (!nfull && !nstuck) sl_buf_puts(out, "{\"status\":\"ok\"}");
     else {
-        sl_buf_puts(out, "{\"status\":\"degraded\",\"problems\":[");
+        sl_buf_printf(out, "{\"status\":\"%s\",\"problems\":[", nstuck ? "unhealthy" : "degraded");
         sl_buf_append(out, problems.data, problems.len);
         sl_buf_puts(out, "],\"full_topics\":[");
         sl_buf_append(out, names.data, names.len);
+        sl_buf_puts(out, "],\"stuck_sources\":[");
+        sl_buf_append(out, stuck.data, stuck.len);
         sl_buf_puts(out, "]}");
     }
     sl_buf_free(&names);
+    sl_buf_free(&stuck);
     sl_buf_free(&problems);
+    return nstuck ? 503 : 200;
 }
 
 const sl_pipeline_t *sl_runner_kafka_pipeline(void) {
@@ -1297,6 +1343,7 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
         s->m_records = sl_metric_counter("sluice_source_records_total", "Records a source committed to its topic.", l.data);
         s->m_dlq = sl_metric_counter("sluice_source_dead_letters_total", "Malformed inputs sent to <source>.dlq.", l.data);
         s->m_last_poll = sl_metric_gauge("sluice_source_last_poll_timestamp_seconds", "When the source last polled.", l.data);
+        s->m_stuck = sl_metric_gauge("sluice_source_stuck", "1 while the source cannot commit to the journal (disk full, I/O error); it retries with backoff.", l.data);
         sl_buf_free(&l);
     }
     /* J6 of journal.c: retention keeps what a job has not committed, from its start */

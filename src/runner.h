@@ -52,10 +52,13 @@ const sl_pipeline_t *sl_runner_kafka_pipeline(void);
  * runs. */
 int sl_runner_status_json(sl_buf_t *out);
 
-/* Append the body of /health: {"status":"ok"}, or {"status":"degraded","problems":
- * [sentences],"full_topics":[names]} while a topic is full (its sources paused).  Any
- * thread; "ok" when nothing runs. */
-void sl_runner_health_json(sl_buf_t *out);
+/* Append the body of /health and return its HTTP status: {"status":"ok"} (200);
+ * {"status":"degraded",...} (200) while a topic is full (its sources paused); or
+ * {"status":"unhealthy",...} (503) while a source cannot commit to the journal (a full
+ * disk: it retries with backoff and resumes by itself).  Beyond "ok": "problems"
+ * (sentences), "full_topics" and "stuck_sources" (names).  Any thread; "ok" when
+ * nothing runs. */
+int sl_runner_health_json(sl_buf_t *out);
 
 /* The journal of the running pipeline, for sinks that write to its other topics (the
  * `topic` sink); NULL when nothing runs. */

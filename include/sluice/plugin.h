@@ -93,7 +93,8 @@ typedef struct sl_source_plugin {
     /* Do one poll: emit records and commit them.  Returns 0 (set *next_ms, a monotonic
      * time when it wants to poll again; 0 = as soon as possible), SL_EOF (a finite
      * source is done), SL_RETRY (failed; runner backs off, for at least until *next_ms
-     * when set: the server's Retry-After), or another error (fatal for this source). */
+     * when set: the server's Retry-After), or another error (fatal for this source).
+     * A failed commit (a full disk) is SL_RETRY too: the cursor has not moved. */
     int (*poll)(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_error_t *err);
     void (*close)(sl_source_t *src);
     /* Free what init() made (called once, when the pipeline is freed; may be NULL). */

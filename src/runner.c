@@ -299,6 +299,11 @@ void sl_emit_fail(sl_emit_t *emit, const char *fmt, ...) {
 
 /* ------------------------------------------------------------------ sources */
 
+/* The schedule's interval, the cap of the source's backoff when longer than 5 min. */
+static int64_t source_interval(const source_rt_t *s) {
+    return s->cfg->inst.interval_ms > 0 ? s->cfg->inst.interval_ms : s->cfg->every_ms;
+}
+
 static void source_finish(runner_t *r, source_rt_t *s) {
     if (s->done) return;
     s->done = true;
@@ -377,7 +382,7 @@ static void *sources_main(void *arg) {
                 free(cur);
                 s->cfg->inst.cursor = NULL;
                 if (rc == SL_RETRY) {
-                    s->backoff_ms = sl_backoff_next(&s->backoff_nominal, s->cfg->every_ms, -1, (uint32_t)rand());
+                    s->backoff_ms = sl_backoff_next(&s->backoff_nominal, source_interval(s), -1, (uint32_t)rand());
                     s->due = now + s->backoff_ms;
                     sl_warn("source %s: cannot open: %s (retry in %lld ms)", s->cfg->name, err.msg,
                             (long long)s->backoff_ms);
@@ -436,7 +441,7 @@ static void *sources_main(void *arg) {
                      * Retry-After applies */
                     s->backoff_ms = next > now ? next - now : 0;
                 } else {
-                    s->backoff_ms = sl_backoff_next(&s->backoff_nominal, s->cfg->every_ms,
+                    s->backoff_ms = sl_backoff_next(&s->backoff_nominal, source_interval(s),
                                                     next > now ? next - now : -1, (uint32_t)rand());
                 }
                 s->due = now + s->backoff_ms;

@@ -79,6 +79,10 @@ struct sl_source {
     bool once;                   /* run --once */
     int64_t every_ms;            /* the source's `every:` (0 = not set) */
     const sl_value_t *vars;      /* the pipeline's vars */
+    /* Set by the plugin (at open, 0 = unknown): the interval of its effective schedule
+     * (`every:`, `cron:` or its default); a failing source's backoff grows up to it when
+     * that is longer than 5 min (src/backoff.h rule 2). */
+    int64_t interval_ms;
 };
 
 typedef struct sl_source_plugin {

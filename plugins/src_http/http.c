@@ -816,6 +816,18 @@ static int64_t schedule_next(sl_source_t *src, http_state_t *st) {
     return due > now ? due : now;
 }
 
+/* The interval of the schedule (ms): every, the gap between the next two firings of
+ * `cron:`, or the default; for the runner's backoff cap. */
+static int64_t schedule_interval(sl_source_t *src, http_state_t *st) {
+    if (st->has_cron) {
+        int64_t wall = sl_now_ms();
+        int64_t a = sl_cron_next_tz(&st->cron, wall, st->tz);
+        int64_t b = a >= 0 ? sl_cron_next_tz(&st->cron, a, st->tz) : -1;
+        return a >= 0 && b > a ? b - a : 0;
+    }
+    return src->every_ms ? src->every_ms : st->windowed ? 3600000 : 60000;
+}
+
 /* Rate limit: 0 when a request may start now (and records it), else the mono time
  * when one may. */
 static int64_t rate_take(http_state_t *st, int64_t now, bool take) {
@@ -884,6 +896,7 @@ static int http_open(sl_source_t *src, sl_error_t *err) {
     st->inflight = st->done = false;
     st->due = 0;
     st->failures = 0;
+    src->interval_ms = schedule_interval(src, st);
     st->polled_once = st->partial_done = false;
     return 0;
 }

@@ -1281,14 +1281,53 @@ static int fetch_blocking(sl_source_t *src, http_state_t *st, int64_t from, int6
     return 0;
 }
 
+/* Push a record slot onto a heap array (CLI helper). */
+static sl_record_t *push_rec(sl_record_t **v, size_t *n, size_t *cap) {
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        sl_record_t *nv = realloc(*v, *cap * sizeof *nv);
+        if (!nv) abort();
+        *v = nv;
+    }
+    sl_record_t *r = &(*v)[(*n)++];
+    memset(r, 0, sizeof *r);
+    r->partition = -1;
+    r->offset = -1;
+    return r;
+}
+
+/* A dead letter as sl_emit_dlq() makes it: {error, raw, source, at}. */
+static void push_dlq(sl_record_t **v, size_t *n, size_t *cap, sl_arena_t *a, const sl_source_t *src,
+                     const char *raw, size_t len, const char *at, const char *msg) {
+    sl_record_t *d = push_rec(v, n, cap);
+    d->ingest_ts = d->ts = sl_now_ms();
+    d->source = src->name;
+    sl_value_t env = sl_object_new(a, 4);
+    sl_value_set(a, &env, "error", 5, sl_str_dup(a, msg, strlen(msg)));
+    sl_value_set(a, &env, "raw", 3, sl_str_dup(a, raw, len < DLQ_RAW_MAX ? len : DLQ_RAW_MAX));
+    sl_value_set(a, &env, "source", 6, sl_str(src->name, strlen(src->name)));
+    sl_value_set(a, &env, "at", 2, sl_str_dup(a, at, strlen(at)));
+    d->value = env;
+}
+
 int sl_http_fetch_window(sl_source_t *src, int64_t from_day, int64_t to_day, sl_arena_t *arena,
-                         sl_record_t **recs, size_t *n, int64_t *retry_ms, sl_error_t *err) {
+                         sl_record_t **recs, size_t *n, sl_record_t **dlq, size_t *ndlq,
+                         int64_t *retry_ms, sl_error_t *err) {
     http_state_t *st = src->state;
     *recs = NULL;
     *n = 0;
+    *dlq = NULL;
+    *ndlq = 0;
     *retry_ms = -1;
     cursor_clear_page(&st->cur);
-    size_t cap = 0;
+    size_t cap = 0, dcap = 0;
+    char at[64] = "body";
+    if (from_day >= 0) {
+        char a[11], b[11];
+        sl_http_format_day(from_day, a);
+        sl_http_format_day(to_day, b);
+        snprintf(at, sizeof at, "window %s..%s", a, b);
+    }
     for (;;) {
         long status;
         int rc = fetch_blocking(src, st, from_day, to_day, &status, err);
@@ -1302,6 +1341,13 @@ int sl_http_fetch_window(sl_source_t *src, int64_t from_day, int64_t to_day, sl_
         rc = interpret(src, st, (int)status, st->resp_hdrs.data ? st->resp_hdrs.data : "", st->resp_hdrs.len,
                        st->resp_body.data ? st->resp_body.data : "", st->resp_body.len, st->pg_mode != PG_NONE,
                        arena, &o, err);
+        if (rc != 0 && o.malformed) {
+            /* the same request gives the same body: dead-letter it, end the window */
+            push_dlq(dlq, ndlq, &dcap, arena, src, st->resp_body.data ? st->resp_body.data : "",
+                     st->resp_body.len, at, err->msg);
+            memset(err, 0, sizeof *err);
+            break;
+        }
         if (rc != 0) {
             cursor_clear_page(&st->cur);
             *retry_ms = o.wait_ms;
@@ -1309,17 +1355,19 @@ int sl_http_fetch_window(sl_source_t *src, int64_t from_day, int64_t to_day, sl_
         }
         int64_t ts = body_time(src, st, &o, arena);
         for (uint32_t i = 0; i < o.records.len; i++) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 64;
-                sl_record_t *nr = realloc(*recs, cap * sizeof *nr);
-                if (!nr) abort();
-                *recs = nr;
+            const sl_value_t *v = &o.records.u.a[i];
+            if (v->type != SL_T_OBJECT && v->type != SL_T_ARRAY) {
+                sl_buf_t jb = SL_BUF_INIT;
+                sl_json_write(&jb, *v);
+                char msg[96], where[96];
+                snprintf(msg, sizeof msg, "record %u is a %s, not a JSON object", i, json_kind(v));
+                snprintf(where, sizeof where, "%s records[%u]", at, i);
+                push_dlq(dlq, ndlq, &dcap, arena, src, jb.data ? jb.data : "", jb.len, where, msg);
+                sl_buf_free(&jb);
+                continue;
             }
-            sl_record_t *r = &(*recs)[(*n)++];
-            memset(r, 0, sizeof *r);
-            r->partition = -1;
-            r->offset = -1;
-            r->value = o.records.u.a[i];
+            sl_record_t *r = push_rec(recs, n, &cap);
+            r->value = *v;
             r->ts = ts;
             r->source = src->name;
         }

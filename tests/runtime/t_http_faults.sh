@@ -6,7 +6,8 @@
 #  - a malformed 200 body: one request, the body in <source>.dlq with the reason, the
 #    next poll waits for the schedule;
 #  - listed records that are scalars or null: each one in <source>.dlq, the objects kept;
-#  - --once: "gave up after N failed polls" agrees with "N polls, N failed".
+#  - --once: "gave up after N failed polls" agrees with "N polls, N failed";
+#  - backfill: a malformed window is dead-lettered once, not retried, and the rest goes on.
 # Assertions are counts (requests, records, log lines), never timings.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -31,6 +32,9 @@ ROUTES = {
     "/bad": (200, {}, b'{"records": [1,2,,}'),
     "/scalars": (200, {}, b'[{"id":1}, 5, "str", null, true, {"id":2}]'),
 }
+WINDOWS = {  # /win?startDate=: one good day, one malformed, one with a scalar
+    "2024-01-01": b'[{"id":1}]', "2024-01-02": b'{"oops": [1,,', "2024-01-03": b'[{"id":3}, 7]',
+}
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -38,6 +42,9 @@ class H(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         with lock, open(logfile, "a") as f: f.write(path + "\n")
         status, hdrs, body = ROUTES.get(path, (404, {}, b"{}"))
+        if path == "/win":
+            day = self.path.split("startDate=")[-1][:10]
+            status, hdrs, body = 200, {}, WINDOWS.get(day, b"[]")
         self.send_response(status)
         for k, v in hdrs.items(): self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
@@ -134,5 +141,24 @@ eq "--once: gives up with exit 3" "$?" 3
 grep -q "gave up after 3 failed polls" "$WORK/once.err"; eq "--once: gave up after 3 failed polls" "$?" 0
 grep -q "source down: done (0 records in 3 polls, 3 failed)" "$WORK/once.err"; eq "--once: the summary counts the same 3 polls" "$?" 0
 eq "--once: 3 requests" "$(reqs /down)" 3
+
+# ---- backfill: the same rules, window by window ----
+cat > "$WORK/bf.yaml" <<YAML
+data_dir: $WORK/d3
+sources:
+  win:
+    http: { url: "$U/win", query: { startDate: "{{window.start}}" }, window: { size: 1d } }
+    key: "string(id)"
+    to: w
+YAML
+: > "$WORK/req.log"
+timeout -s INT 60 "$SLUICE" backfill "$WORK/bf.yaml" win --from 2024-01-01 --to 2024-01-03 2> "$WORK/bf.err"
+eq "backfill: exits 0" "$?" 0
+eq "backfill: three requests, the malformed window not retried" "$(reqs /win)" 3
+eq "backfill: the records of the good windows" "$("$SLUICE" tail "$WORK/bf.yaml" w --from-start | wc -l | tr -d ' ')" 2
+"$SLUICE" tail "$WORK/bf.yaml" win.dlq --from-start > "$WORK/bf.dlq"
+eq "backfill: the malformed body and the scalar in win.dlq" \
+  "$($PY -c 'import json,sys; print(" | ".join(json.loads(l)["value"]["at"] + ": " + json.loads(l)["value"]["raw"] for l in open(sys.argv[1])))' "$WORK/bf.dlq")" \
+  'window 2024-01-02..2024-01-02: {"oops": [1,, | window 2024-01-03..2024-01-03 records[1]: 7'
 stop_all
 done_tests

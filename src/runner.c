@@ -1111,10 +1111,11 @@ int sl_runner_status_json(sl_buf_t *out) {
         const char *state = s->done ? "done" : s->paused ? "paused" : s->last_error[0] ? "failing"
                           : s->opened ? "running" : "starting";
         sl_buf_printf(out, ",\"state\":\"%s\",\"polls\":%.0f,\"failures\":%.0f,\"records\":%.0f,"
-                      "\"last_poll_ms\":%lld,\"last_ok_ms\":%lld,\"next_poll_in_ms\":%lld,\"backoff_ms\":%lld,"
-                      "\"last_error\":", state, sl_metric_value(s->m_polls), sl_metric_value(s->m_failures),
+                      "\"last_poll_ms\":%lld,\"last_ok_ms\":%lld,\"next_poll_in_ms\":%lld,\"backoff_ms\":%lld",
+                      state, sl_metric_value(s->m_polls), sl_metric_value(s->m_failures),
                       sl_metric_value(s->m_records), (long long)s->last_poll_ms, (long long)s->last_ok_ms,
                       (long long)(s->done ? -1 : s->due - sl_mono_ms()), (long long)s->backoff_ms);
+        sl_buf_printf(out, ",\"stuck\":%s,\"last_error\":", s->stuck ? "true" : "false");
         char err[600];
         snprintf(err, sizeof err, "%s", s->last_error);
         if (err[0]) sl_json_write_string(out, err, strlen(err));

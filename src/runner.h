@@ -43,7 +43,7 @@ int sl_runner_append(const char *topic, const sl_record_t *recs, size_t n, const
 const sl_pipeline_t *sl_runner_kafka_pipeline(void);
 
 /* Append the running pipeline's status as JSON: {sources: [{name, type, topic, state,
- * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms,
+ * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms, stuck,
  * last_error}], jobs: [{name, state, records_in, records_out, dead_letters, lag, dlq,
  * from, sinks: [{type, records, errors, writes, write_latency_ms}]}], alerts: [{name, state,
  * records_checked, notifications, dead_letters}], topics: [{name, full_partitions,

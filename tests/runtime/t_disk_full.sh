@@ -87,6 +87,9 @@ grep -q 'source gen: cannot commit to the journal: .*No space left on device' "$
 eq "disk full: the reason is logged (No space left on device)" "$?" 0
 eq "disk full: /health names the reason" "$(grep -c 'No space left on device' "$WORK/health.json")" 1
 eq "disk full: sluice_source_stuck is 1" "$(metric gen)" 1
+curl -s "$BASE/api/pipeline" > "$WORK/pipeline.json"
+eq "disk full: the pipeline page says stuck and failing" \
+  "$($PY -c 'import json,sys; s={x["name"]: x for x in json.load(open(sys.argv[1]))["sources"]}["gen"]; print(s["stuck"], s["state"])' "$WORK/pipeline.json")" "True failing"
 grep -Eq 'source gen: .*retry in [0-9]+ ms' "$WORK/run.log"; eq "disk full: the source retries with backoff" "$?" 0
 eq "disk full: no source is 'done'" "$(grep -c 'source [a-z]*: done' "$WORK/run.log")" 0
 check "disk full: the process keeps running" kill -0 "$SPID"

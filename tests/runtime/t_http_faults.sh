@@ -30,6 +30,7 @@ ROUTES = {
     "/later": (503, {"Retry-After": "3600"}, b'{"error":"later"}'),
     "/big": (200, {}, BIG),
     "/bad": (200, {}, b'{"records": [1,2,,}'),
+    "/hugebad": (200, {}, b"<p>" * 40000),
     "/scalars": (200, {}, b'[{"id":1}, 5, "str", null, true, {"id":2}]'),
 }
 WINDOWS = {  # /win?startDate=: one good day, one malformed, one with a scalar
@@ -77,6 +78,7 @@ sources:
   tls:    { http: { url: "https://127.0.0.1:$PORT/tls" }, every: 1m, to: t }
   big:    { http: { url: "$U/big", max_body: 1KiB }, every: 1m, to: t }
   bad:    { http: { url: "$U/bad" }, records: records, every: 1m, to: t }
+  hugebad: { http: { url: "$U/hugebad" }, every: 1m, to: t }
   scalars: { http: { url: "$U/scalars" }, key: "string(id)", every: 1m, to: s }
 YAML
 "$SLUICE" run "$WORK/f.yaml" --log-level warn 2> "$WORK/run.err" &
@@ -84,7 +86,7 @@ RUN_PID=$!
 # the window starts when every source has made its first attempt
 for _ in $(seq 1 200); do
   [ "$(reqs /down)" -ge 1 ] && [ "$(reqs /later)" -ge 1 ] && [ "$(reqs /big)" -ge 1 ] &&
-    [ "$(reqs /bad)" -ge 1 ] && [ "$(reqs /scalars)" -ge 1 ] && [ "$(fails closed)" -ge 1 ] &&
+    [ "$(reqs /bad)" -ge 1 ] && [ "$(reqs /hugebad)" -ge 1 ] && [ "$(reqs /scalars)" -ge 1 ] && [ "$(fails closed)" -ge 1 ] &&
     [ "$(fails tls)" -ge 1 ] && break
   sleep 0.1
 done
@@ -119,6 +121,9 @@ print("reason" if "not JSON" in v.get("error", "") else "reason? %r" % v.get("er
 print("source" if v.get("source") == "bad" else "source? %r" % v.get("source"))
 PY
 eq "malformed body: the dead letter holds the raw body, the reason and the source" "$(tr '\n' ' ' < "$WORK/bad.out")" "raw reason source "
+"$SLUICE" tail "$WORK/f.yaml" hugebad.dlq --from-start > "$WORK/hugebad.dlq"
+eq "malformed 120 kB body: one dead letter, the raw body cut at 64 KiB and said so" \
+  "$($PY -c 'import json,sys; v=[json.loads(l)["value"] for l in open(sys.argv[1])]; print(len(v), len(v[0]["raw"]), "(the first 65536 of 120000 bytes kept)" in v[0]["error"])' "$WORK/hugebad.dlq")" "1 65536 True"
 # ---- records that are not objects: each to scalars.dlq, the objects to the topic ----
 eq "non-objects: one request" "$(reqs /scalars)" 1
 "$SLUICE" tail "$WORK/f.yaml" s --from-start > "$WORK/s.jsonl"

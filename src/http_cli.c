@@ -147,15 +147,15 @@ int sl_cmd_backfill(int argc, char **argv) {
                     (long long)(i + 1), (long long)n, a, b);
             continue;
         }
-        sl_record_t *recs = NULL;
-        size_t nrecs = 0;
+        sl_record_t *recs = NULL, *dl = NULL;
+        size_t nrecs = 0, ndl = 0;
         int64_t backoff = 0;
         int attempts = 0, rc;
         for (;;) {
             sl_arena_reset(&arena);
             int64_t retry_ms = -1;
             memset(&err, 0, sizeof err);
-            rc = sl_http_fetch_window(inst, ws, we, &arena, &recs, &nrecs, &retry_ms, &err);
+            rc = sl_http_fetch_window(inst, ws, we, &arena, &recs, &nrecs, &dl, &ndl, &retry_ms, &err);
             if (rc != SL_RETRY || sl_stop_requested) break;
             if (++attempts >= 8) break;
             backoff = backoff ? backoff * 2 : 1000;
@@ -164,11 +164,13 @@ int sl_cmd_backfill(int argc, char **argv) {
             fprintf(stderr, "backfill %s: window %lld/%lld %s..%s failed: %s (retry in %lld ms)\n", s->name,
                     (long long)(i + 1), (long long)n, a, b, err.msg, (long long)wait);
             free(recs);
-            recs = NULL;
+            free(dl);
+            recs = dl = NULL;
             nap_ms(wait);
         }
         if (rc != 0) {
             free(recs);
+            free(dl);
             if (sl_stop_requested) break;
             fprintf(stderr, "backfill %s: window %lld/%lld %s..%s: %s\n", s->name, (long long)(i + 1),
                     (long long)n, a, b, err.msg);
@@ -184,11 +186,26 @@ int sl_cmd_backfill(int argc, char **argv) {
             if (sl_record_key_ts(r, s->key, s->ts, &p->vars, &arena, &kerr) != 0)
                 sl_warn("backfill %s: record %zu: %s (kept with ingest time and no key)", s->name, k, kerr.msg);
         }
-        sl_txn_t *txn = sl_txn_begin(j, writer);
-        rc = nrecs ? sl_txn_append(txn, topic, recs, nrecs, &err) : 0;
+        /* what the live source dead-letters (a malformed body, scalar records) goes to
+         * <source>.dlq in the same commit: the window is done either way */
+        sl_topic_t *dlq_topic = NULL;
+        char dlq_name[300];
+        snprintf(dlq_name, sizeof dlq_name, "%s.dlq", s->name);
+        rc = ndl ? sl_journal_topic(j, dlq_name, NULL, &dlq_topic, &err) : 0;
+        sl_txn_t *txn = rc == 0 ? sl_txn_begin(j, writer) : NULL;
+        if (rc == 0 && nrecs) rc = sl_txn_append(txn, topic, recs, nrecs, &err);
+        if (rc == 0 && ndl) rc = sl_txn_append(txn, dlq_topic, dl, ndl, &err);
         if (rc == 0) rc = sl_txn_commit(txn, b, 10, NULL, &err);
         else sl_txn_abort(txn);
+        if (rc == 0 && ndl) {
+            const sl_value_t *why = sl_value_get(&dl[0].value, "error", 5);
+            fprintf(stderr, "backfill %s: window %lld/%lld %s..%s: %zu bad input(s) to %s (first: %.*s)\n",
+                    s->name, (long long)(i + 1), (long long)n, a, b, ndl, dlq_name,
+                    why && why->type == SL_T_STRING ? (int)(why->len > 300 ? 300 : why->len) : 0,
+                    why && why->type == SL_T_STRING ? why->u.s : "");
+        }
         free(recs);
+        free(dl);
         if (rc != 0) {
             fprintf(stderr, "backfill %s: cannot append to %s: %s\n", s->name, s->to, err.msg);
             code = 3;

@@ -8,7 +8,14 @@
  *     it reported in committed()), so restarts write each record exactly once there.
  *  3. A failing sink is retried with exponential backoff and jitter, forever (or until
  *     stop); the batch is never skipped.
- *  4. On stop, the batch in flight is finished (written and committed) before exit. */
+ *  4. On stop, the batch in flight is finished (written and committed) before exit.
+ *  5. A failing source is retried after sl_backoff_next() (1 s doubling, jitter, the
+ *     schedule and Retry-After; src/backoff.h), never sooner; only a completed poll
+ *     ends the backoff, not a call that found its transfer still in flight.
+ *  6. A source commit that fails on the journal's storage (SL_IO: a full disk) is
+ *     SL_RETRY to the source: nothing of the poll is visible, its cursor has not moved,
+ *     it backs off and tries again (never "done"); meanwhile it is stuck: /health 503,
+ *     sluice_source_stuck 1.  The first commit that succeeds clears it. */
 #include "runner.h"
 
 #include <errno.h>
@@ -21,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "engine.h"
 #include "kafka_transport.h"
 #include "log.h"
@@ -64,6 +72,7 @@ typedef struct source_rt {
     bool done, opened;
     bool paused;               /* its topic is full (on_full: pause): not polled meanwhile */
     int64_t due, started, backoff_ms;
+    int64_t backoff_nominal;   /* the run of failures (backoff.h); 0 = none */
     uint64_t polls, failures, records;
     uint64_t next_seq;
     sl_batch_t batch;          /* pending poll */
@@ -73,7 +82,9 @@ typedef struct source_rt {
     pthread_mutex_t ingest_lock;  /* one ingest transaction at a time */
     int64_t last_poll_ms, last_ok_ms;  /* wall clock */
     char last_error[600];      /* written by the sources thread; read racily by status */
-    sl_metric_t *m_polls, *m_failures, *m_records, *m_dlq, *m_last_poll;
+    _Atomic bool stuck;        /* its last commit failed on local storage (disk full) */
+    char stuck_error[600];     /* why; written before stuck is set, read racily by /health */
+    sl_metric_t *m_polls, *m_failures, *m_records, *m_dlq, *m_last_poll, *m_stuck;
     runner_t *r;
 } source_rt_t;
 
@@ -146,8 +157,29 @@ static int64_t next_backoff(int64_t prev) {
 
 struct sl_emit {
     source_rt_t *s;
-    size_t pending;
+    bool pending;              /* sl_emit_pending(): this call completed no poll */
 };
+
+void sl_emit_pending(sl_emit_t *emit) { emit->pending = true; }
+
+/* A commit that failed on the journal's storage (a full disk, an I/O error): the source
+ * is stuck until a commit succeeds; it retries with backoff (SL_RETRY), its cursor has
+ * not moved, and /health and sluice_source_stuck say so meanwhile. */
+static int commit_failed(source_rt_t *s, int rc, sl_error_t *err) {
+    if (rc != SL_IO) return rc;
+    snprintf(s->stuck_error, sizeof s->stuck_error, "cannot commit to the journal: %.500s", err->msg);
+    if (!s->stuck) sl_errorf("source %s: %s (retrying with backoff; nothing is lost)", s->cfg->name, s->stuck_error);
+    s->stuck = true;
+    sl_metric_set(s->m_stuck, 1);
+    return sl_error_set(err, SL_RETRY, "%s", s->stuck_error);
+}
+
+static void commit_ok(source_rt_t *s) {
+    if (!s->stuck) return;
+    s->stuck = false;
+    sl_metric_set(s->m_stuck, 0);
+    sl_info("source %s: commits to the journal work again", s->cfg->name);
+}
 
 sl_record_t *sl_emit_record(sl_emit_t *emit) {
     source_rt_t *s = emit->s;
@@ -190,9 +222,11 @@ int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_er
     if (s->ndlq && !s->dlq_topic) {
         char name[300];
         snprintf(name, sizeof name, "%s.dlq", s->cfg->name);
-        if (sl_journal_topic(s->r->journal, name, NULL, &s->dlq_topic, err) != 0) {
+        int trc = sl_journal_topic(s->r->journal, name, NULL, &s->dlq_topic, err);
+        if (trc != 0) {
             sl_batch_reset(b);
             s->ndlq = 0;
+            commit_failed(s, trc, err);
             return SL_RETRY;
         }
     }
@@ -203,15 +237,22 @@ int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_er
         sl_txn_abort(txn);
         sl_batch_reset(b);
         s->ndlq = 0;
-        return rc;
+        return commit_failed(s, rc, err);
     }
     rc = sl_txn_commit(txn, cursor, cursor_len, NULL, err);
+    if (rc != 0) rc = commit_failed(s, rc, err);
     if (rc == 0) {
+        commit_ok(s);
         s->records += b->n;
         sl_metric_add(s->m_records, (double)b->n);
         sl_metric_add(s->m_dlq, (double)s->ndlq);
     }
-    if (rc == 0 && s->ndlq) sl_warn("source %s: %zu bad input(s) to %s.dlq", s->cfg->name, s->ndlq, s->cfg->name);
+    if (rc == 0 && s->ndlq) {
+        const sl_value_t *why = sl_value_get(&s->dlq[0].value, "error", 5);
+        sl_warn("source %s: %zu bad input(s) to %s.dlq (first: %.*s)", s->cfg->name, s->ndlq, s->cfg->name,
+                why && why->type == SL_T_STRING ? (int)(why->len > 300 ? 300 : why->len) : 0,
+                why && why->type == SL_T_STRING ? why->u.s : "");
+    }
     sl_batch_reset(b);
     s->ndlq = 0;
     return rc;
@@ -257,6 +298,11 @@ void sl_emit_fail(sl_emit_t *emit, const char *fmt, ...) {
 }
 
 /* ------------------------------------------------------------------ sources */
+
+/* The schedule's interval, the cap of the source's backoff when longer than 5 min. */
+static int64_t source_interval(const source_rt_t *s) {
+    return s->cfg->inst.interval_ms > 0 ? s->cfg->inst.interval_ms : s->cfg->every_ms;
+}
 
 static void source_finish(runner_t *r, source_rt_t *s) {
     if (s->done) return;
@@ -336,7 +382,7 @@ static void *sources_main(void *arg) {
                 free(cur);
                 s->cfg->inst.cursor = NULL;
                 if (rc == SL_RETRY) {
-                    s->backoff_ms = next_backoff(s->backoff_ms);
+                    s->backoff_ms = sl_backoff_next(&s->backoff_nominal, source_interval(s), -1, (uint32_t)rand());
                     s->due = now + s->backoff_ms;
                     sl_warn("source %s: cannot open: %s (retry in %lld ms)", s->cfg->name, err.msg,
                             (long long)s->backoff_ms);
@@ -353,34 +399,51 @@ static void *sources_main(void *arg) {
             }
             sl_emit_t emit = {.s = s};
             int64_t next = 0;
-            s->polls++;
-            sl_metric_add(s->m_polls, 1);
-            s->last_poll_ms = sl_now_ms();
-            sl_metric_set(s->m_last_poll, (double)s->last_poll_ms / 1000.0);
+            int64_t wall = sl_now_ms();
             int rc = plug->poll(&s->cfg->inst, &emit, &next, &err);
             sl_batch_reset(&s->batch);  /* uncommitted records of a failed poll */
             s->ndlq = 0;
-            if (rc == 0 || rc == SL_EOF) {
+            /* A call that only advanced a transfer in flight (or found nothing due) is no
+             * poll: it is not counted and does not end a run of failures (backoff.h 4). */
+            bool completed = rc != 0 || !emit.pending;
+            /* an append refused by a full topic is backpressure, not a failed poll */
+            bool refused_full = rc == SL_RETRY && !r->kt && s->to->topic && sl_topic_full(s->to->topic) > 0;
+            if (completed) {
+                s->polls++;
+                sl_metric_add(s->m_polls, 1);
+                s->last_poll_ms = wall;
+                sl_metric_set(s->m_last_poll, (double)wall / 1000.0);
+            }
+            if (rc != 0 && rc != SL_EOF) {
+                /* every failed poll counts, the last one before a give-up too */
+                if (!refused_full) {
+                    s->failures++;
+                    sl_metric_add(s->m_failures, 1);
+                }
+                snprintf(s->last_error, sizeof s->last_error, "%s", err.msg[0] ? err.msg : sl_err_str(rc));
+            } else if (completed) {
                 s->last_ok_ms = sl_now_ms();
                 s->last_error[0] = 0;
-            } else {
-                snprintf(s->last_error, sizeof s->last_error, "%s", err.msg[0] ? err.msg : sl_err_str(rc));
             }
             if (rc == 0) {
-                s->backoff_ms = 0;
+                if (completed) s->backoff_ms = s->backoff_nominal = 0;
                 s->due = next;
             } else if (rc == SL_EOF) {
                 source_finish(r, s);
                 active--;
-            } else if (rc == SL_RETRY && !r->kt && s->to->topic && sl_topic_full(s->to->topic) > 0) {
+            } else if (refused_full) {
                 s->paused = true;   /* filled up during this poll: nothing was written */
                 sl_warn("source %s: %s (paused until its consumer groups commit)", s->cfg->name, err.msg);
                 s->due = now + 100;
             } else if (rc == SL_RETRY) {
-                s->failures++;
-                sl_metric_add(s->m_failures, 1);
-                s->backoff_ms = next_backoff(s->backoff_ms);
-                if (next > now + s->backoff_ms) s->backoff_ms = next - now;  /* Retry-After */
+                if (s->cfg->inst.replay) {
+                    /* recorded responses: nothing remote to spare; only the cassette's
+                     * Retry-After applies */
+                    s->backoff_ms = next > now ? next - now : 0;
+                } else {
+                    s->backoff_ms = sl_backoff_next(&s->backoff_nominal, source_interval(s),
+                                                    next > now ? next - now : -1, (uint32_t)rand());
+                }
                 s->due = now + s->backoff_ms;
                 if (err.msg[0]) sl_warn("source %s: %s (retry in %lld ms)", s->cfg->name, err.msg,
                                         (long long)s->backoff_ms);
@@ -1055,10 +1118,11 @@ int sl_runner_status_json(sl_buf_t *out) {
         const char *state = s->done ? "done" : s->paused ? "paused" : s->last_error[0] ? "failing"
                           : s->opened ? "running" : "starting";
         sl_buf_printf(out, ",\"state\":\"%s\",\"polls\":%.0f,\"failures\":%.0f,\"records\":%.0f,"
-                      "\"last_poll_ms\":%lld,\"last_ok_ms\":%lld,\"next_poll_in_ms\":%lld,\"backoff_ms\":%lld,"
-                      "\"last_error\":", state, sl_metric_value(s->m_polls), sl_metric_value(s->m_failures),
+                      "\"last_poll_ms\":%lld,\"last_ok_ms\":%lld,\"next_poll_in_ms\":%lld,\"backoff_ms\":%lld",
+                      state, sl_metric_value(s->m_polls), sl_metric_value(s->m_failures),
                       sl_metric_value(s->m_records), (long long)s->last_poll_ms, (long long)s->last_ok_ms,
                       (long long)(s->done ? -1 : s->due - sl_mono_ms()), (long long)s->backoff_ms);
+        sl_buf_printf(out, ",\"stuck\":%s,\"last_error\":", s->stuck ? "true" : "false");
         char err[600];
         snprintf(err, sizeof err, "%s", s->last_error);
         if (err[0]) sl_json_write_string(out, err, strlen(err));
@@ -1132,10 +1196,21 @@ int sl_runner_status_json(sl_buf_t *out) {
     return 0;
 }
 
-void sl_runner_health_json(sl_buf_t *out) {
+int sl_runner_health_json(sl_buf_t *out) {
     runner_t *r = current;
-    size_t nfull = 0;
-    sl_buf_t names = SL_BUF_INIT, problems = SL_BUF_INIT;
+    size_t nfull = 0, nstuck = 0;
+    sl_buf_t names = SL_BUF_INIT, stuck = SL_BUF_INIT, problems = SL_BUF_INIT;
+    /* unhealthy: a source cannot commit to the journal (a full disk); it retries */
+    for (size_t i = 0; r && i < r->pipe->nsources; i++) {
+        source_rt_t *s = &r->sources[i];
+        if (!s->stuck) continue;
+        char msg[800];
+        snprintf(msg, sizeof msg, "source %.100s %.600s: retrying with backoff", s->cfg->name, s->stuck_error);
+        if (nstuck++) sl_buf_putc(&stuck, ',');
+        if (problems.len) sl_buf_putc(&problems, ',');
+        sl_json_write_string(&stuck, s->cfg->name, strlen(s->cfg->name));
+        sl_json_write_string(&problems, msg, strlen(msg));
+    }
     for (size_t i = 0; r && !r->kt && i < r->ntopics; i++) {
         topic_rt_t *t = &r->topics[i];
         int n = t->topic ? sl_topic_full(t->topic) : 0;
@@ -1143,10 +1218,8 @@ void sl_runner_health_json(sl_buf_t *out) {
         char msg[400];
         snprintf(msg, sizeof msg, "topic %.200s is full (%d partition(s)): its sources are paused until its "
                  "consumer groups commit", t->name, n);
-        if (nfull++) {
-            sl_buf_putc(&names, ',');
-            sl_buf_putc(&problems, ',');
-        }
+        if (nfull++) sl_buf_putc(&names, ',');
+        if (problems.len) sl_buf_putc(&problems, ',');
         sl_json_write_string(&names, t->name, strlen(t->name));
         sl_json_write_string(&problems, msg, strlen(msg));
     }
@@ -1155,19 +1228,23 @@ void sl_runner_health_json(sl_buf_t *out) {
     if (dmg) {
         char msg[200];
         snprintf(msg, sizeof msg, "the journal found %d damaged region(s): see the log and `sluice fsck`", dmg);
-        if (nfull) sl_buf_putc(&problems, ',');
+        if (problems.len) sl_buf_putc(&problems, ',');
         sl_json_write_string(&problems, msg, strlen(msg));
     }
-    if (!nfull && !dmg) sl_buf_puts(out, "{\"status\":\"ok\"}");
+    if (!nfull && !nstuck && !dmg) sl_buf_puts(out, "{\"status\":\"ok\"}");
     else {
-        sl_buf_puts(out, "{\"status\":\"degraded\",\"problems\":[");
+        sl_buf_printf(out, "{\"status\":\"%s\",\"problems\":[", nstuck ? "unhealthy" : "degraded");
         sl_buf_append(out, problems.data, problems.len);
         sl_buf_puts(out, "],\"full_topics\":[");
         sl_buf_append(out, names.data, names.len);
+        sl_buf_puts(out, "],\"stuck_sources\":[");
+        sl_buf_append(out, stuck.data, stuck.len);
         sl_buf_printf(out, "],\"journal_damages\":%d}", dmg);
     }
     sl_buf_free(&names);
+    sl_buf_free(&stuck);
     sl_buf_free(&problems);
+    return nstuck ? 503 : 200;
 }
 
 const sl_pipeline_t *sl_runner_kafka_pipeline(void) {
@@ -1282,11 +1359,12 @@ int sl_run(sl_pipeline_t *p, const sl_run_opts_t *opts) {
         pthread_mutex_init(&s->ingest_lock, NULL);
         sl_buf_t l = SL_BUF_INIT;
         sl_metrics_label(&l, "source", s->cfg->name);
-        s->m_polls = sl_metric_counter("sluice_source_polls_total", "Polls started per source.", l.data);
+        s->m_polls = sl_metric_counter("sluice_source_polls_total", "Polls done per source (succeeded or failed; a transfer in flight is not counted twice).", l.data);
         s->m_failures = sl_metric_counter("sluice_source_poll_failures_total", "Failed polls per source.", l.data);
         s->m_records = sl_metric_counter("sluice_source_records_total", "Records a source committed to its topic.", l.data);
         s->m_dlq = sl_metric_counter("sluice_source_dead_letters_total", "Malformed inputs sent to <source>.dlq.", l.data);
         s->m_last_poll = sl_metric_gauge("sluice_source_last_poll_timestamp_seconds", "When the source last polled.", l.data);
+        s->m_stuck = sl_metric_gauge("sluice_source_stuck", "1 while the source cannot commit to the journal (disk full, I/O error); it retries with backoff.", l.data);
         sl_buf_free(&l);
     }
     /* J6 of journal.c: retention keeps what a job has not committed, from its start */

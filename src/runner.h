@@ -43,7 +43,7 @@ int sl_runner_append(const char *topic, const sl_record_t *recs, size_t n, const
 const sl_pipeline_t *sl_runner_kafka_pipeline(void);
 
 /* Append the running pipeline's status as JSON: {sources: [{name, type, topic, state,
- * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms,
+ * polls, failures, records, last_poll_ms, last_ok_ms, next_poll_in_ms, backoff_ms, stuck,
  * last_error}], jobs: [{name, state, records_in, records_out, dead_letters, lag, dlq,
  * from, sinks: [{type, records, errors, writes, write_latency_ms}]}], alerts: [{name, state,
  * records_checked, notifications, dead_letters}], topics: [{name, full_partitions,
@@ -52,10 +52,13 @@ const sl_pipeline_t *sl_runner_kafka_pipeline(void);
  * runs. */
 int sl_runner_status_json(sl_buf_t *out);
 
-/* Append the body of /health: {"status":"ok"}, or {"status":"degraded","problems":
- * [sentences],"full_topics":[names]} while a topic is full (its sources paused).  Any
- * thread; "ok" when nothing runs. */
-void sl_runner_health_json(sl_buf_t *out);
+/* Append the body of /health and return its HTTP status: {"status":"ok"} (200);
+ * {"status":"degraded",...} (200) while a topic is full (its sources paused); or
+ * {"status":"unhealthy",...} (503) while a source cannot commit to the journal (a full
+ * disk: it retries with backoff and resumes by itself).  Beyond "ok": "problems"
+ * (sentences), "full_topics" and "stuck_sources" (names).  Any thread; "ok" when
+ * nothing runs. */
+int sl_runner_health_json(sl_buf_t *out);
 
 /* The journal of the running pipeline, for sinks that write to its other topics (the
  * `topic` sink); NULL when nothing runs. */

@@ -880,9 +880,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c, sl_serve_req_t *r
     }
     sl_buf_t b = SL_BUF_INIT;
     switch (rq->route) {
-    case R_HEALTH:   /* 200 while alive; "degraded" names what needs a look */
-        sl_runner_health_json(&b);
-        return reply_json(c, rq, 200, &b);
+    case R_HEALTH:   /* 200 while alive ("degraded" names what needs a look); 503 unhealthy */
+        return reply_json(c, rq, sl_runner_health_json(&b), &b);
     case R_READY:
         return do_ready(c, rq);
     case R_METRICS: {

@@ -59,6 +59,11 @@ int sl_emit_commit(sl_emit_t *emit, const void *cursor, size_t cursor_len, sl_er
  * `<source>.dlq` as {error, raw, source, at} in the same commit as the poll's records. */
 void sl_emit_dlq(sl_emit_t *emit, const char *raw, size_t raw_len, const char *at,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* This call of poll() completed no poll: it only advanced a transfer in flight, or
+ * nothing was due yet (it returns 0 and *next_ms).  The runner then neither counts a
+ * poll nor ends a run of failures, so a failing source keeps backing off while its
+ * next attempt is in flight (src/backoff.h). */
+void sl_emit_pending(sl_emit_t *emit);
 /* Record a failed poll (metrics + log line); the poll returns SL_RETRY after it. */
 void sl_emit_fail(sl_emit_t *emit, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -74,6 +79,10 @@ struct sl_source {
     bool once;                   /* run --once */
     int64_t every_ms;            /* the source's `every:` (0 = not set) */
     const sl_value_t *vars;      /* the pipeline's vars */
+    /* Set by the plugin (at open, 0 = unknown): the interval of its effective schedule
+     * (`every:`, `cron:` or its default); a failing source's backoff grows up to it when
+     * that is longer than 5 min (src/backoff.h rule 2). */
+    int64_t interval_ms;
 };
 
 typedef struct sl_source_plugin {
@@ -87,8 +96,9 @@ typedef struct sl_source_plugin {
     int (*open)(sl_source_t *src, sl_error_t *err);
     /* Do one poll: emit records and commit them.  Returns 0 (set *next_ms, a monotonic
      * time when it wants to poll again; 0 = as soon as possible), SL_EOF (a finite
-     * source is done), SL_RETRY (failed; runner backs off), or another error (fatal
-     * for this source). */
+     * source is done), SL_RETRY (failed; runner backs off, for at least until *next_ms
+     * when set: the server's Retry-After), or another error (fatal for this source).
+     * A failed commit (a full disk) is SL_RETRY too: the cursor has not moved. */
     int (*poll)(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_error_t *err);
     void (*close)(sl_source_t *src);
     /* Free what init() made (called once, when the pipeline is freed; may be NULL). */

@@ -10,10 +10,18 @@
  *     or a failed commit repeats at most the request, never skips or duplicates
  *     records.  (The replay position and the per-run rate budget are the exceptions:
  *     a failed replayed response is consumed in memory so a cassette always ends.)
- *  3. Every failure (transport error, non-2xx, non-JSON or truncated body, a `records`
- *     expression that fails) is a failed poll: sl_emit_fail() with the status and the
- *     first 200 bytes, SL_RETRY, and *next_ms = the server's Retry-After when it gave
- *     one; the runner backs off.
+ *  3. Every remote failure (transport error, TLS, timeout, non-2xx, a body over
+ *     max_body, a truncated transfer) is a failed poll: sl_emit_fail() with the status
+ *     and the first 200 bytes, SL_RETRY, and *next_ms = the server's Retry-After when it
+ *     gave one; the runner backs off (src/backoff.h).  A call that finds its transfer
+ *     still in flight, or nothing due, says sl_emit_pending(): it is no poll and does
+ *     not end the backoff.
+ *  4. A 2xx body that gives no records (not JSON, `records` fails on it or gives a
+ *     scalar) is not retried: it goes to <source>.dlq with the reason and the raw body
+ *     (first 64 KiB), committed with the cursor unchanged, and the next poll waits for
+ *     the schedule.  A listed element that is a scalar or null goes to <source>.dlq
+ *     too; the objects (and positional rows: arrays) of the same body are records
+ *     (DESIGN §2.9).
  *
  * Windows: with `window: {size, start, end, lag, partial}` the cursor holds the first
  * day not yet completed.  The window [next, next+size) (cut at `end`) is polled once
@@ -42,6 +50,7 @@
 
 #define DAY_MS 86400000LL
 #define SNIPPET 200
+#define DLQ_RAW_MAX 65536   /* bytes of a malformed body kept in <source>.dlq */
 
 /* ------------------------------------------------------------------ config */
 
@@ -678,6 +687,7 @@ typedef struct outcome {
     bool not_modified;
     int64_t wait_ms;           /* server-requested wait, -1 none */
     bool retriable;            /* status in retry_status (or transport error) */
+    bool malformed;            /* a 2xx whose body is not usable: dead-lettered, not retried */
     char etag[256], lastmod[128];
 } outcome_t;
 
@@ -711,7 +721,8 @@ static int interpret(sl_source_t *src, http_state_t *st, int status, const char 
         o->lastmod[vl] = 0;
     }
     if (status == 204 || (blen == 0 && status != 200)) return 0;
-    o->retriable = true;
+    /* from here on a failure is the body's: the same request gives the same body */
+    o->malformed = true;
     sl_json_error_t je;
     if (blen == 0) return sl_error_set(err, SL_RETRY, "HTTP %d: empty body", status);
     if (sl_json_parse(arena, body, blen, &o->body, &je) != 0) {
@@ -741,6 +752,7 @@ static int interpret(sl_source_t *src, http_state_t *st, int status, const char 
         return sl_error_set(err, SL_RETRY, "HTTP %d: 'records' gave a %s, not a list or an object: %s",
                             status, sl_type_name((sl_type_t)r.type), snip);
     }
+    o->malformed = false;
     if (!paginate) return 0;
     if (st->pg_mode == PG_NUMBER) {
         if (!(st->pg_until_empty && o->records.len == 0)) {
@@ -802,6 +814,18 @@ static int64_t schedule_next(sl_source_t *src, http_state_t *st) {
     int64_t every = src->every_ms ? src->every_ms : st->windowed ? 3600000 : 60000;
     int64_t due = st->req_started + every;
     return due > now ? due : now;
+}
+
+/* The interval of the schedule (ms): every, the gap between the next two firings of
+ * `cron:`, or the default; for the runner's backoff cap. */
+static int64_t schedule_interval(sl_source_t *src, http_state_t *st) {
+    if (st->has_cron) {
+        int64_t wall = sl_now_ms();
+        int64_t a = sl_cron_next_tz(&st->cron, wall, st->tz);
+        int64_t b = a >= 0 ? sl_cron_next_tz(&st->cron, a, st->tz) : -1;
+        return a >= 0 && b > a ? b - a : 0;
+    }
+    return src->every_ms ? src->every_ms : st->windowed ? 3600000 : 60000;
 }
 
 /* Rate limit: 0 when a request may start now (and records it), else the mono time
@@ -872,6 +896,7 @@ static int http_open(sl_source_t *src, sl_error_t *err) {
     st->inflight = st->done = false;
     st->due = 0;
     st->failures = 0;
+    src->interval_ms = schedule_interval(src, st);
     st->polled_once = st->partial_done = false;
     return 0;
 }
@@ -936,15 +961,67 @@ static int poll_failed(sl_source_t *src, http_state_t *st, sl_emit_t *emit, cons
     return SL_RETRY;
 }
 
+/* A value's kind in JSON's words, for dead-letter reasons. */
+static const char *json_kind(const sl_value_t *v) {
+    switch (v->type) {
+    case SL_T_INT: case SL_T_DOUBLE: return "number";
+    case SL_T_BOOL: return "boolean";
+    default: return sl_type_name((sl_type_t)v->type);
+    }
+}
+
+/* A 2xx body that gives no records (not JSON, `records` fails on it or gives a scalar):
+ * it goes to <source>.dlq with the reason and its first DLQ_RAW_MAX bytes, committed
+ * with the cursor unchanged (only a replayed file is consumed).  The poll is done, not
+ * failed: the same request would give the same body, so the next one waits for the
+ * schedule (DESIGN §2.4), and --once ends the source.  Returns 0, SL_EOF or the
+ * commit's error (then nothing moved). */
+static int poll_malformed(sl_source_t *src, http_state_t *st, sl_emit_t *emit, const char *body,
+                          size_t blen, const char *replay_name, int64_t *next_ms, sl_error_t *err) {
+    char reason[sizeof err->msg + 64];
+    int n = snprintf(reason, sizeof reason, "%s", err->msg);
+    if (blen > DLQ_RAW_MAX && n > 0 && (size_t)n < sizeof reason)
+        snprintf(reason + n, sizeof reason - (size_t)n, " (the first %d of %zu bytes kept)", DLQ_RAW_MAX, blen);
+    sl_emit_dlq(emit, body, blen < DLQ_RAW_MAX ? blen : DLQ_RAW_MAX, replay_name ? replay_name : "body", "%s", reason);
+    http_cursor_t nc = st->cur;          /* shallow: the same window, ETag and page */
+    if (replay_name) snprintf(nc.replay, sizeof nc.replay, "%s", replay_name);
+    sl_buf_t cb = SL_BUF_INIT;
+    cursor_write(st, &nc, &cb);
+    err->msg[0] = 0;
+    int rc = sl_emit_commit(emit, cb.data, cb.len, err);
+    sl_buf_free(&cb);
+    if (rc != 0) return rc;
+    if (replay_name) snprintf(st->cur.replay, sizeof st->cur.replay, "%s", replay_name);
+    st->failures = 0;
+    if (src->once && !src->replay) return SL_EOF;
+    *next_ms = src->replay ? sl_mono_ms() : schedule_next(src, st);
+    st->due = *next_ms;
+    return 0;
+}
+
 /* Emit the records of a successful response, commit them with the advanced cursor, and
- * move the in-memory state on.  Returns 0, SL_EOF or an error. */
+ * move the in-memory state on.  An element of the list that is a scalar or null goes
+ * to <source>.dlq with the reason (DESIGN §2.9).  Returns 0, SL_EOF or an error. */
 static int poll_succeeded(sl_source_t *src, http_state_t *st, sl_emit_t *emit, outcome_t *o,
                           const char *replay_name, int64_t *next_ms, sl_error_t *err) {
     sl_arena_t *arena = sl_emit_arena(emit);
     int64_t ts = body_time(src, st, o, arena);
     for (uint32_t i = 0; i < o->records.len; i++) {
+        const sl_value_t *v = &o->records.u.a[i];
+        /* an array is a positional row (OpenSky's state vectors): a step names its
+         * fields; a scalar or null cannot become a record */
+        if (v->type != SL_T_OBJECT && v->type != SL_T_ARRAY) {
+            sl_buf_t jb = SL_BUF_INIT;
+            sl_json_write(&jb, *v);
+            char at[32];
+            snprintf(at, sizeof at, "records[%u]", i);
+            sl_emit_dlq(emit, jb.data ? jb.data : "", jb.len < DLQ_RAW_MAX ? jb.len : DLQ_RAW_MAX, at,
+                        "record %u is a %s, not a JSON object", i, json_kind(v));
+            sl_buf_free(&jb);
+            continue;
+        }
         sl_record_t *rec = sl_emit_record(emit);
-        rec->value = o->records.u.a[i];
+        rec->value = *v;
         if (ts) rec->ts = ts;
     }
     http_cursor_t nc = st->cur;          /* shallow; page strings handled below */
@@ -1069,6 +1146,9 @@ static int poll_replay(sl_source_t *src, http_state_t *st, sl_emit_t *emit, int6
     outcome_t o;
     int rc = interpret(src, st, status, st->resp_hdrs.data ? st->resp_hdrs.data : "", st->resp_hdrs.len,
                        st->resp_body.data ? st->resp_body.data : "", st->resp_body.len, false, arena, &o, err);
+    if (rc != 0 && o.malformed)
+        return poll_malformed(src, st, emit, st->resp_body.data ? st->resp_body.data : "", st->resp_body.len,
+                              name, next_ms, err);
     if (rc != 0) {
         /* consume the file in memory so the cassette moves on (invariant 2) */
         snprintf(st->cur.replay, sizeof st->cur.replay, "%s", name);
@@ -1100,6 +1180,7 @@ static int http_poll(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_err
     int64_t now = sl_mono_ms();
     if (!st->inflight) {
         if (st->due > now) {
+            sl_emit_pending(emit);
             *next_ms = st->due;
             return 0;
         }
@@ -1110,11 +1191,13 @@ static int http_poll(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_err
         if (r == 0) {
             st->due = schedule_next(src, st);
             if (st->due <= now) st->due = now + 60000;   /* re-check windows at least hourly-ish */
+            sl_emit_pending(emit);
             *next_ms = st->due;
             return 0;
         }
         int64_t wait = rate_take(st, now, false);
         if (wait > now) {
+            sl_emit_pending(emit);
             *next_ms = wait;
             return 0;
         }
@@ -1133,6 +1216,7 @@ static int http_poll(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_err
     }
     multi_drive();
     if (!st->done) {
+        sl_emit_pending(emit);     /* in flight: not a poll yet (src/backoff.h 4) */
         *next_ms = sl_mono_ms() + 10;
         return 0;
     }
@@ -1158,6 +1242,9 @@ static int http_poll(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_err
     rc = interpret(src, st, (int)status, st->resp_hdrs.data ? st->resp_hdrs.data : "", st->resp_hdrs.len,
                    st->resp_body.data ? st->resp_body.data : "", st->resp_body.len, st->pg_mode != PG_NONE,
                    arena, &o, err);
+    if (rc != 0 && o.malformed)
+        return poll_malformed(src, st, emit, st->resp_body.data ? st->resp_body.data : "", st->resp_body.len,
+                              NULL, next_ms, err);
     if (rc != 0) return poll_failed(src, st, emit, &o, next_ms, err);
     return poll_succeeded(src, st, emit, &o, NULL, next_ms, err);
 }
@@ -1194,14 +1281,53 @@ static int fetch_blocking(sl_source_t *src, http_state_t *st, int64_t from, int6
     return 0;
 }
 
+/* Push a record slot onto a heap array (CLI helper). */
+static sl_record_t *push_rec(sl_record_t **v, size_t *n, size_t *cap) {
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        sl_record_t *nv = realloc(*v, *cap * sizeof *nv);
+        if (!nv) abort();
+        *v = nv;
+    }
+    sl_record_t *r = &(*v)[(*n)++];
+    memset(r, 0, sizeof *r);
+    r->partition = -1;
+    r->offset = -1;
+    return r;
+}
+
+/* A dead letter as sl_emit_dlq() makes it: {error, raw, source, at}. */
+static void push_dlq(sl_record_t **v, size_t *n, size_t *cap, sl_arena_t *a, const sl_source_t *src,
+                     const char *raw, size_t len, const char *at, const char *msg) {
+    sl_record_t *d = push_rec(v, n, cap);
+    d->ingest_ts = d->ts = sl_now_ms();
+    d->source = src->name;
+    sl_value_t env = sl_object_new(a, 4);
+    sl_value_set(a, &env, "error", 5, sl_str_dup(a, msg, strlen(msg)));
+    sl_value_set(a, &env, "raw", 3, sl_str_dup(a, raw, len < DLQ_RAW_MAX ? len : DLQ_RAW_MAX));
+    sl_value_set(a, &env, "source", 6, sl_str(src->name, strlen(src->name)));
+    sl_value_set(a, &env, "at", 2, sl_str_dup(a, at, strlen(at)));
+    d->value = env;
+}
+
 int sl_http_fetch_window(sl_source_t *src, int64_t from_day, int64_t to_day, sl_arena_t *arena,
-                         sl_record_t **recs, size_t *n, int64_t *retry_ms, sl_error_t *err) {
+                         sl_record_t **recs, size_t *n, sl_record_t **dlq, size_t *ndlq,
+                         int64_t *retry_ms, sl_error_t *err) {
     http_state_t *st = src->state;
     *recs = NULL;
     *n = 0;
+    *dlq = NULL;
+    *ndlq = 0;
     *retry_ms = -1;
     cursor_clear_page(&st->cur);
-    size_t cap = 0;
+    size_t cap = 0, dcap = 0;
+    char at[64] = "body";
+    if (from_day >= 0) {
+        char a[11], b[11];
+        sl_http_format_day(from_day, a);
+        sl_http_format_day(to_day, b);
+        snprintf(at, sizeof at, "window %s..%s", a, b);
+    }
     for (;;) {
         long status;
         int rc = fetch_blocking(src, st, from_day, to_day, &status, err);
@@ -1215,6 +1341,13 @@ int sl_http_fetch_window(sl_source_t *src, int64_t from_day, int64_t to_day, sl_
         rc = interpret(src, st, (int)status, st->resp_hdrs.data ? st->resp_hdrs.data : "", st->resp_hdrs.len,
                        st->resp_body.data ? st->resp_body.data : "", st->resp_body.len, st->pg_mode != PG_NONE,
                        arena, &o, err);
+        if (rc != 0 && o.malformed) {
+            /* the same request gives the same body: dead-letter it, end the window */
+            push_dlq(dlq, ndlq, &dcap, arena, src, st->resp_body.data ? st->resp_body.data : "",
+                     st->resp_body.len, at, err->msg);
+            memset(err, 0, sizeof *err);
+            break;
+        }
         if (rc != 0) {
             cursor_clear_page(&st->cur);
             *retry_ms = o.wait_ms;
@@ -1222,17 +1355,19 @@ int sl_http_fetch_window(sl_source_t *src, int64_t from_day, int64_t to_day, sl_
         }
         int64_t ts = body_time(src, st, &o, arena);
         for (uint32_t i = 0; i < o.records.len; i++) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 64;
-                sl_record_t *nr = realloc(*recs, cap * sizeof *nr);
-                if (!nr) abort();
-                *recs = nr;
+            const sl_value_t *v = &o.records.u.a[i];
+            if (v->type != SL_T_OBJECT && v->type != SL_T_ARRAY) {
+                sl_buf_t jb = SL_BUF_INIT;
+                sl_json_write(&jb, *v);
+                char msg[96], where[96];
+                snprintf(msg, sizeof msg, "record %u is a %s, not a JSON object", i, json_kind(v));
+                snprintf(where, sizeof where, "%s records[%u]", at, i);
+                push_dlq(dlq, ndlq, &dcap, arena, src, jb.data ? jb.data : "", jb.len, where, msg);
+                sl_buf_free(&jb);
+                continue;
             }
-            sl_record_t *r = &(*recs)[(*n)++];
-            memset(r, 0, sizeof *r);
-            r->partition = -1;
-            r->offset = -1;
-            r->value = o.records.u.a[i];
+            sl_record_t *r = push_rec(recs, n, &cap);
+            r->value = *v;
             r->ts = ts;
             r->source = src->name;
         }

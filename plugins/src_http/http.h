@@ -24,10 +24,14 @@ int64_t sl_http_window_days(const sl_source_t *src);
  * both -1 for a source without windows), honouring the source's rate limit by
  * sleeping, and put each record (the `records:` expression's elements) into
  * recs[0..*n) (heap array, values in arena; each record's ts is set when the source
- * has `body_ts`).  Returns 0, SL_RETRY with *retry_ms (>= 0 when the server said how
- * long to wait, else -1) and err, or a fatal error. */
+ * has `body_ts`).  What the live source dead-letters goes to dlq[0..*ndlq) (heap array,
+ * values {error, raw, source, at} in arena) for `<source>.dlq`: a 2xx body that gives
+ * no records (it ends the window's pages) and listed scalars or nulls.  The caller
+ * frees both arrays (also on error).  Returns 0, SL_RETRY with *retry_ms (>= 0 when the
+ * server said how long to wait, else -1) and err, or a fatal error. */
 int sl_http_fetch_window(sl_source_t *src, int64_t from_day, int64_t to_day, sl_arena_t *arena,
-                         sl_record_t **recs, size_t *n, int64_t *retry_ms, sl_error_t *err);
+                         sl_record_t **recs, size_t *n, sl_record_t **dlq, size_t *ndlq,
+                         int64_t *retry_ms, sl_error_t *err);
 
 /* One request as the live source would make it now (first page; the first window of a
  * windowed source, or the window of cursor-less start).  Fills *status, the response

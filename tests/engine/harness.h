@@ -17,12 +17,16 @@
  *  3. A child is bounded in time: alarm(ENG_CASE_SECONDS) kills a case that hangs, and
  *     the parent reports it failed (signal 14).  No check depends on timing; a reader
  *     of a Kafka topic waits (bounded) for the topic's high watermarks, not a sleep.
- *  4. Each child works in a fresh mkdtemp directory, removed at its end (KEEP=1 keeps
- *     it and prints its path); ${T_DIR} in a case's YAML names it.
+ *  4. Each child works in a fresh mkdtemp directory the parent makes and removes when
+ *     the child ended, however it ended (KEEP=1 keeps it and prints its path); ${T_DIR}
+ *     in a case's YAML names it.  A server a case starts (SMTP) is stopped by its pid at
+ *     the case's end or when its alarm fires.
  *
  * Output: "ok CASE/BACKEND" or the failed checks and "FAIL CASE/BACKEND" per run, then
  * "N passed, N failed" (scripts/run-unit.sh sums it).  An argument runs only the cases
- * whose name contains it. */
+ * whose "CASE/BACKEND" contains it; ENG_JOBS children run at once (default 2); a
+ * child's output is printed when it failed (always with ENG_VERBOSE=1); ENG_LOG=1
+ * logs at level info. */
 #ifndef SLUICE_ENGINE_HARNESS_H
 #define SLUICE_ENGINE_HARNESS_H
 
@@ -69,6 +73,9 @@ typedef struct eng {
     int runs;                   /* pipelines loaded so far (file names) */
     pid_t smtp_pid;             /* the SMTP server of eng_smtp_start, 0: none */
 } eng_t;
+
+/* The SMTP server of the running case, stopped when the case's alarm fires. */
+static volatile pid_t eng_smtp_pid;
 
 typedef void (*eng_fn)(eng_t *e);
 static struct { const char *name; eng_fn fn; int backends; } eng_cases[64];
@@ -450,11 +457,11 @@ static __attribute__((unused)) bool eng_smtp_start(eng_t *e) {
         execl("/usr/bin/python3", "python3", py, portstr, mail, (char *)NULL);
         _exit(127);
     }
-    e->smtp_pid = pid;
+    e->smtp_pid = eng_smtp_pid = pid;
     for (int i = 0; i < 600 && access(ready, F_OK) != 0; i++) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
-            e->smtp_pid = 0;
+            e->smtp_pid = eng_smtp_pid = 0;
             E_FAIL("the SMTP server exited (is python3-aiosmtpd installed? scripts/deps.sh)");
             return false;
         }
@@ -493,20 +500,24 @@ static int eng_rmrf(const char *dir) {
     return st;
 }
 
-/* Child: one case on one backend.  Exit status 0 when every check passed. */
-static int eng_child(int c, bool kafka) {
+static void eng_on_alarm(int sig) {
+    if (eng_smtp_pid > 0) kill(eng_smtp_pid, SIGTERM);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Child: one case on one backend in dir (made by the parent).  Exit status 0 when every
+ * check passed. */
+static int eng_child(int c, bool kafka, const char *dir) {
     eng_t ev, *e = &ev;
     memset(e, 0, sizeof *e);
     e->name = eng_cases[c].name;
     e->kafka = kafka;
     sl_arena_init(&e->arena, 0);
+    signal(SIGALRM, eng_on_alarm);
     alarm(ENG_CASE_SECONDS);
     sl_log_level = getenv("ENG_LOG") ? SL_LOG_INFO : SL_LOG_ERROR;
-    snprintf(e->dir, sizeof e->dir, "/tmp/sluice-engine.XXXXXX");
-    if (!mkdtemp(e->dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    snprintf(e->dir, sizeof e->dir, "%.200s", dir);
     snprintf(e->data_dir, sizeof e->data_dir, "%.255s/data", e->dir);
     setenv("T_DIR", e->dir, 1);
     setenv("SLUICE_OUT", e->dir, 1);
@@ -527,26 +538,85 @@ static int eng_child(int c, bool kafka) {
     }
     eng_cases[c].fn(e);
     if (e->smtp_pid > 0) {
+        eng_smtp_pid = 0;
         kill(e->smtp_pid, SIGTERM);
         waitpid(e->smtp_pid, NULL, 0);
     }
     if (e->mock) rd_kafka_mock_cluster_destroy(e->mock);
     if (e->mock_rk) rd_kafka_destroy(e->mock_rk);
-    if (getenv("KEEP")) fprintf(stderr, "kept %s\n", e->dir);
-    else eng_rmrf(e->dir);
     sl_arena_free(&e->arena);
     return e->failed ? 1 : 0;
 }
 
+/* Parent: a finished child's result line, after its output (printed only when it failed,
+ * or with ENG_VERBOSE). */
+static void eng_report(pid_t pid, int st, int *passed, int *failed, pid_t *pids, char (*names)[200],
+                       char (*logs)[64], char (*dirs)[64], int slots) {
+    for (int k = 0; k < slots; k++) {
+        if (pids[k] != pid) continue;
+        bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        FILE *f = !ok || getenv("ENG_VERBOSE") ? fopen(logs[k], "r") : NULL;
+        char line[4096];
+        while (f && fgets(line, sizeof line, f)) fputs(line, stdout);
+        if (f) fclose(f);
+        unlink(logs[k]);
+        if (getenv("KEEP")) printf("kept %s\n", dirs[k]);
+        else eng_rmrf(dirs[k]);
+        if (ok) {
+            (*passed)++;
+            printf("ok %s\n", names[k]);
+        } else {
+            (*failed)++;
+            if (WIFSIGNALED(st)) printf("FAIL %s (killed by signal %d)\n", names[k], WTERMSIG(st));
+            else printf("FAIL %s (exit %d)\n", names[k], WEXITSTATUS(st));
+        }
+        fflush(stdout);
+        pids[k] = 0;
+        return;
+    }
+}
+
+/* Runs the cases (those whose "NAME/BACKEND" contains argv[1], if given), ENG_JOBS of
+ * them at once (default 2: a Kafka case mostly waits for its group joins); each child's
+ * output goes to a file the parent prints when the child failed. */
 int main(int argc, char **argv) {
-    int passed = 0, failed = 0;
-    for (int c = 0; c < eng_ncases; c++) {
+    enum { SLOTS = 8 };
+    pid_t pids[SLOTS] = {0};
+    char names[SLOTS][200], logs[SLOTS][64], dirs[SLOTS][64];
+    int slots = getenv("ENG_JOBS") ? atoi(getenv("ENG_JOBS")) : 2;
+    if (slots < 1) slots = 1;
+    if (slots > SLOTS) slots = SLOTS;
+    int passed = 0, failed = 0, running = 0;
+    for (int c = 0; c <= eng_ncases; c++) {
         for (int b = ENG_JOURNAL; b <= ENG_KAFKA; b <<= 1) {
-            if (!(eng_cases[c].backends & b)) continue;
-            const char *backend = b == ENG_KAFKA ? "kafka" : "journal";
-            char full[200];
-            snprintf(full, sizeof full, "%s/%s", eng_cases[c].name, backend);
-            if (argc > 1 && !strstr(full, argv[1])) continue;
+            bool start = c < eng_ncases && (eng_cases[c].backends & b);
+            char full[200] = "";
+            if (start) {
+                snprintf(full, sizeof full, "%s/%s", eng_cases[c].name, b == ENG_KAFKA ? "kafka" : "journal");
+                start = argc < 2 || strstr(full, argv[1]);
+            }
+            /* wait for a free slot (or, after the last case, for every child) */
+            while (running > 0 && (running >= slots || (!start && c == eng_ncases))) {
+                int st = 0;
+                pid_t pid = waitpid(-1, &st, 0);
+                if (pid < 0) {
+                    if (errno == EINTR) continue;
+                    break;
+                }
+                running--;
+                eng_report(pid, st, &passed, &failed, pids, names, logs, dirs, slots);
+            }
+            if (!start) continue;
+            int k = 0;
+            while (pids[k]) k++;
+            snprintf(names[k], sizeof names[k], "%s", full);
+            snprintf(logs[k], sizeof logs[k], "/tmp/sluice-engine-log.XXXXXX");
+            snprintf(dirs[k], sizeof dirs[k], "/tmp/sluice-engine.XXXXXX");
+            int fd = mkstemp(logs[k]);
+            if (fd < 0 || !mkdtemp(dirs[k])) {
+                perror("mkstemp");
+                return 2;
+            }
             fflush(stdout);
             fflush(stderr);
             pid_t pid = fork();
@@ -555,21 +625,16 @@ int main(int argc, char **argv) {
                 return 2;
             }
             if (pid == 0) {
-                int rc = eng_child(c, b == ENG_KAFKA);
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+                int rc = eng_child(c, b == ENG_KAFKA, dirs[k]);
                 fflush(stdout);
                 exit(rc);   /* exit, not _exit: LeakSanitizer checks the child here */
             }
-            int st = 0;
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-            if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-                passed++;
-                printf("ok %s\n", full);
-            } else {
-                failed++;
-                if (WIFSIGNALED(st)) printf("FAIL %s (killed by signal %d)\n", full, WTERMSIG(st));
-                else printf("FAIL %s (exit %d)\n", full, WEXITSTATUS(st));
-            }
-            fflush(stdout);
+            close(fd);
+            pids[k] = pid;
+            running++;
         }
     }
     printf("%d passed, %d failed\n", passed, failed);

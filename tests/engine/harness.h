@@ -22,6 +22,10 @@
  *     in a case's YAML names it.  A server a case starts (SMTP) is stopped by its pid at
  *     the case's end or when its alarm fires.
  *
+ * Ownership: the strings eng_file, eng_sql and eng_json return live in e->arena until the
+ * case ends; a batch eng_topic_read fills (and its values) is the caller's; a pipeline
+ * eng_load_with returns is the caller's (sl_pipeline_free).
+ *
  * Output: "ok CASE/BACKEND" or the failed checks and "FAIL CASE/BACKEND" per run, then
  * "N passed, N failed" (scripts/run-unit.sh sums it).  An argument runs only the cases
  * whose "CASE/BACKEND" contains it; ENG_JOBS children run at once (default 2); a

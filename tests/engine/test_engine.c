@@ -62,11 +62,13 @@ ENGINE_CASE(file_explode_file, ENG_BOTH) {
 }
 
 /* A record failing a step goes to <job>.dlq, naming the step, the reason and the
- * original record; the others reach the sink; the job goes on. */
+ * original record; the others reach the sink; the job goes on.  A line that is not
+ * JSON goes to <source>.dlq with its raw text. */
 ENGINE_CASE(failing_step_dlq, ENG_BOTH) {
     E_CHECK(eng_put(e, "in.jsonl",
                     "{\"id\":1,\"price\":\"10.5\"}\n"
                     "{\"id\":2,\"price\":\"abc\"}\n"
+                    "not json at all\n"
                     "{\"id\":3,\"price\":\"7\"}\n"
                     "{\"id\":4,\"price\":\"x\"}\n"));
     int rc = eng_run(e,
@@ -98,6 +100,9 @@ ENGINE_CASE(failing_step_dlq, ENG_BOTH) {
         else E_FAIL("dead letter without record.id: %s", eng_json(e, *v));
     }
     E_INT(seen, (1 << 2) | (1 << 4));
+    sl_batch_reset(&b);
+    E_INT(eng_topic_read(e, "prices.dlq", &b), 1);
+    if (b.n == 1) E_CHECK(strstr(eng_json(e, b.recs[0].value), "not json at all") != NULL);
     sl_batch_free(&b);
 }
 

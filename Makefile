@@ -87,6 +87,28 @@ unit: $(UNIT_BINS)
 unit-asan: $(UNIT_ASAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh scripts/run-unit.sh $(UNIT_ASAN_BINS)
 
+# ---- engine tests: whole pipelines in-process (tests/engine; each case in a forked child),
+#      on the journal and on librdkafka's mock cluster; plain and ASan+UBSan ----
+ENGINE           := $(wildcard tests/engine/test_*.c)
+ENGINE_BINS      := $(patsubst tests/engine/%.c,build/tests/engine/%,$(ENGINE))
+ENGINE_ASAN_BINS := $(patsubst tests/engine/%.c,build-asan/tests/engine/%,$(ENGINE))
+
+build/tests/engine/%: tests/engine/%.c tests/engine/harness.h build/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/engine -o $@ $< build/libsluice.a $(LDLIBS)
+
+build-asan/tests/engine/%: tests/engine/%.c tests/engine/harness.h build-asan/sluice-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) -Iinclude -Ibuild/gen -Itests/engine -pthread -o $@ $< build-asan/sluice-asan.a $(LDLIBS)
+
+engine: $(ENGINE_BINS)
+	@SUITE=engine sh scripts/run-unit.sh $(ENGINE_BINS)
+
+engine-asan: $(ENGINE_ASAN_BINS)
+	@SUITE=engine-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh scripts/run-unit.sh $(ENGINE_ASAN_BINS)
+
+.PHONY: engine engine-asan
+
 # ---- fuzzers (clang + libFuzzer): the engine compiled once, each target linked to it ----
 FUZZ := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Ibuild/gen -pthread

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run unit test binaries; each prints "N passed, N failed" as its last line.
-# Prints the sum and exits non-zero if any test failed or a binary crashed.
+# Prints the sum (labelled $SUITE, default unit) and exits non-zero if any test failed
+# or a binary crashed.
 pass=0; fail=0; crashed=0
 for t in "$@"; do
   out=$("$t" 2>&1); rc=$?
@@ -15,5 +16,5 @@ for t in "$@"; do
     pass=$((pass + p)); fail=$((fail + f))
   fi
 done
-echo "unit: $pass passed, $((fail + crashed)) failed"
+echo "${SUITE:-unit}: $pass passed, $((fail + crashed)) failed"
 [ $fail -eq 0 ] && [ $crashed -eq 0 ]

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Every test of sluice, in order: unit tests, unit tests under ASan+UBSan, runtime
+# Every test of sluice, in order: unit tests, unit tests under ASan+UBSan, engine tests
+# (whole pipelines in-process, plain and under ASan+UBSan), runtime
 # tests (whole pipelines in-process and as processes), docs freshness, fuzzers.
 # Ends with one line "N passed, N failed" summing every suite.
 set -u
@@ -25,6 +26,8 @@ tally() {  # tally NAME COMMAND...: run, parse its "N passed, N failed" line
 }
 tally unit make --no-print-directory -j2 unit
 tally unit-asan make --no-print-directory -j2 unit-asan
+tally engine make --no-print-directory -j2 engine
+tally engine-asan make --no-print-directory -j2 engine-asan
 tally runtime sh tests/runtime/run.sh
 tally integration sh tests/integration/run.sh
 tally e2e sh tests/e2e/run.sh

@@ -507,7 +507,7 @@ int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
         bases[nb++] = strtoll(n, NULL, 10);
     }
     closedir(d);
-    qsort(bases, nb, sizeof *bases, cmp_i64);
+    if (nb > 1) qsort(bases, nb, sizeof *bases, cmp_i64);   /* bases is NULL when nb == 0 */
     int rc = 0;
     for (size_t i = 0; i < nb && rc == 0; i++) {
         sl_seg_t *seg;

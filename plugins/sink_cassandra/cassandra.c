@@ -250,6 +250,7 @@ static int parse_pk(cs_state_t *st, sl_init_ctx_t *ctx, const sl_cnode_t *node) 
                 sl_buf_free(&b);
             } else {
                 diag(ctx, it, "%s", "primary_key: a list of column names (the first may be a list: the partition key)");
+                while (n) free(parts[--n]);   /* the names read before this item */
                 return -1;
             }
         }

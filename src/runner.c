@@ -227,7 +227,7 @@ void sl_emit_dlq(sl_emit_t *emit, const char *raw, size_t raw_len, const char *a
     va_end(ap);
     if (s->ndlq == s->dlq_cap) {
         s->dlq_cap = s->dlq_cap ? s->dlq_cap * 2 : 16;
-        s->dlq = realloc(s->dlq, s->dlq_cap * sizeof *s->dlq);
+        s->dlq = sl_xrealloc(s->dlq, s->dlq_cap * sizeof *s->dlq);
         if (!s->dlq) abort();
     }
     sl_arena_t *a = &s->batch.arena;
@@ -599,7 +599,7 @@ static int write_sinks(job_rt_t *jr, tp_t *tps, size_t ntp, const sl_batch_t *ba
             if (skip_any) {
                 if (view->cap < batch->n) {
                     view->cap = batch->n;
-                    view->recs = realloc(view->recs, view->cap * sizeof *view->recs);
+                    view->recs = sl_xrealloc(view->recs, view->cap * sizeof *view->recs);
                 }
                 view->n = 0;
                 for (size_t i = 0; i < batch->n; i++) {

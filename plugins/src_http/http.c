@@ -1011,7 +1011,7 @@ static int load_files(sl_source_t *src, http_state_t *st, sl_error_t *err) {
         if (strlen(de->d_name) >= sizeof st->cur.replay) continue;
         if (st->nfiles == cap) {
             cap = cap ? cap * 2 : 16;
-            st->files = realloc(st->files, cap * sizeof *st->files);
+            st->files = sl_xrealloc(st->files, cap * sizeof *st->files);
             if (!st->files) abort();
         }
         st->files[st->nfiles++] = strdup(de->d_name);

@@ -606,7 +606,7 @@ int sl_conf_load(sl_conf_t *conf, const char *path, sl_diags_t *diags) {
         }
     }
     if (!f) {
-        sl_diags_add(diags, NULL, 0, 0, "cannot read configuration file '%s': %s", path, strerror(errno));
+        sl_diags_add(diags, NULL, 0, 0, "cannot read configuration file '%s': %s", path, sl_strerror(errno));
         sl_buf_free(&text);
         return SL_CONFIG;
     }

@@ -82,7 +82,7 @@ static sl_pipeline_t *load_files_or_report(const char *const *paths, size_t n, i
     sl_pipeline_t *p = NULL;
     for (size_t i = 0; i < n; i++)
         if (access(paths[i], R_OK) != 0) {
-            fprintf(stderr, "%s: error: cannot read the file: %s\n", paths[i], strerror(errno));
+            fprintf(stderr, "%s: error: cannot read the file: %s\n", paths[i], sl_strerror(errno));
             *code = EXIT_FAIL;
             return NULL;
         }

@@ -1022,7 +1022,7 @@ int sl_runner_open_journal(const sl_pipeline_t *p, bool read_only, sl_journal_t 
                            sl_error_t *err) {
     sl_journal_opts_t jo = {.read_only = read_only, .report = report_damage};
     if (!read_only && sl_mkdir_p(p->data_dir) != 0)
-        return sl_error_set(err, SL_IO, "cannot create %s: %s", p->data_dir, strerror(errno));
+        return sl_error_set(err, SL_IO, "cannot create %s: %s", p->data_dir, sl_strerror(errno));
     int rc = sl_journal_open(p->data_dir, &jo, out, err);
     if (rc != 0 || read_only) return rc;
     for (size_t i = 0; i < p->ntopics; i++) {

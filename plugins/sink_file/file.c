@@ -53,7 +53,7 @@ static int open_path(fsink_state_t *st, const char *path, sl_error_t *err) {
     st->cur_path = strdup(path);
     sl_mkdir_parent(path);
     st->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (st->fd < 0) return sl_error_set(err, SL_RETRY, "cannot open %s: %s", path, strerror(errno));
+    if (st->fd < 0) return sl_error_set(err, SL_RETRY, "cannot open %s: %s", path, sl_strerror(errno));
     return 0;
 }
 
@@ -81,12 +81,12 @@ static int flush_buf(fsink_state_t *st, sl_buf_t *b, bool sync, sl_error_t *err)
         ssize_t w = write(st->fd, b->data + at, b->len - at);
         if (w < 0) {
             if (errno == EINTR) continue;
-            return sl_error_set(err, SL_RETRY, "cannot write %s: %s", st->cur_path, strerror(errno));
+            return sl_error_set(err, SL_RETRY, "cannot write %s: %s", st->cur_path, sl_strerror(errno));
         }
         at += (size_t)w;
     }
     if (sync && b->len && fdatasync(st->fd) != 0)
-        return sl_error_set(err, SL_RETRY, "cannot sync %s: %s", st->cur_path, strerror(errno));
+        return sl_error_set(err, SL_RETRY, "cannot sync %s: %s", st->cur_path, sl_strerror(errno));
     sl_buf_clear(b);
     return 0;
 }

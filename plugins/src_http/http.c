@@ -1003,7 +1003,7 @@ static bool ends_with(const char *s, const char *suf) {
 
 static int load_files(sl_source_t *src, http_state_t *st, sl_error_t *err) {
     DIR *d = opendir(src->replay_dir);
-    if (!d) return sl_error_set(err, SL_FATAL, "cannot read the cassette %s: %s", src->replay_dir, strerror(errno));
+    if (!d) return sl_error_set(err, SL_FATAL, "cannot read the cassette %s: %s", src->replay_dir, sl_strerror(errno));
     size_t cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -1052,7 +1052,7 @@ static int poll_replay(sl_source_t *src, http_state_t *st, sl_emit_t *emit, int6
     sl_buf_clear(&st->resp_hdrs);
     char *path = sl_arena_sprintf(&st->req_arena, "%s/%s", src->replay_dir, name);
     if (read_file(path, &st->resp_body) != 0)
-        return sl_error_set(err, SL_FATAL, "cannot read %s: %s", path, strerror(errno));
+        return sl_error_set(err, SL_FATAL, "cannot read %s: %s", path, sl_strerror(errno));
     int status = 200;
     sl_buf_t side = SL_BUF_INIT;
     char *spath = sl_arena_sprintf(&st->req_arena, "%s.http", path);

@@ -330,7 +330,7 @@ int cql_pool_run(cql_pool_t *p, size_t n, const cql_pool_ops_t *ops, void *ud, s
         if (wait < 0) wait = 0;
         int pr = poll(pf, npf, wait);
         if (pr < 0 && errno != EINTR) {
-            if (!stop) stop = sl_error_set(&stop_err, SL_RETRY, "poll: %s", strerror(errno));
+            if (!stop) stop = sl_error_set(&stop_err, SL_RETRY, "poll: %s", sl_strerror(errno));
             for (size_t k = 0; k < npf; k++) run_broken(p, &r, &p->h[pf_host[k]], "poll failed", false);
             continue;
         }

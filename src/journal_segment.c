@@ -54,12 +54,6 @@ void sl_jbuf_varint(sl_buf_t *b, uint64_t v) {
     sl_buf_append(b, tmp, n);
 }
 
-void sl_jbuf_u32(sl_buf_t *b, uint32_t v) {
-    char tmp[4];
-    sl_put_u32(tmp, v);
-    sl_buf_append(b, tmp, 4);
-}
-
 void sl_jbuf_u64(sl_buf_t *b, uint64_t v) {
     char tmp[8];
     sl_put_u64(tmp, v);
@@ -83,13 +77,6 @@ bool sl_jrd_varint(sl_jrd_t *r, uint64_t *v) {
         }
     }
     return false;
-}
-
-bool sl_jrd_u32(sl_jrd_t *r, uint32_t *v) {
-    if (r->end - r->p < 4) return false;
-    *v = sl_get_u32(r->p);
-    r->p += 4;
-    return true;
 }
 
 bool sl_jrd_u64(sl_jrd_t *r, uint64_t *v) {

@@ -1233,4 +1233,3 @@ void sl_serve_stop(void) {
     sl_info("serve: stopped");
 }
 
-int sl_serve_port(void) { return server ? server->port : 0; }

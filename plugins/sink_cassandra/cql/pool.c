@@ -200,17 +200,6 @@ int cql_pool_connect(cql_pool_t *p, sl_error_t *err) {
     return SL_RETRY;
 }
 
-cql_conn_t *cql_pool_any(cql_pool_t *p) {
-    for (size_t k = 0; k < p->n; k++) {
-        host_t *h = &p->h[(p->rr + k) % p->n];
-        if (h->conn) {
-            p->rr = (p->rr + k + 1) % p->n;
-            return h->conn;
-        }
-    }
-    return NULL;
-}
-
 void cql_pool_broken(cql_pool_t *p, cql_conn_t *c, const char *why) {
     for (size_t i = 0; i < p->n; i++)
         if (p->h[i].conn == c) host_down(p, &p->h[i], why);

@@ -354,6 +354,7 @@ static void conf_mapping(conf_loader_t *L, sl_cnode_t *n, yaml_node_t *y, uint64
             conf_err(L, k, msg);
             continue;
         }
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): pairs has bound slots, bound counts every non-merge key, so it is non-NULL here */
         n->pairs[n->n] = tmp[i];
         long prev = conf_keyset_put(&ks, k, n->n);
         if (prev >= 0) {

@@ -866,6 +866,7 @@ int sl_txn_append(sl_txn_t *txn, sl_topic_t *topic, sl_record_t *recs, size_t n,
         for (int p = 0; p < np; p++) cnt[p + 1] += cnt[p];
         size_t *fill = calloc((size_t)np, sizeof *fill);
         if (!fill) abort();
+        /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.ArraySubscript): rc == 0: the loop above set pof[i] for every i */
         for (size_t i = 0; i < n; i++) idx[cnt[pof[i]] + fill[pof[i]]++] = i;
         free(fill);
         for (int p = 0; p < np && rc == 0; p++)

@@ -213,7 +213,7 @@ typedef struct sl_jrd {
 bool sl_jrd_varint(sl_jrd_t *r, uint64_t *v);
 bool sl_jrd_u64(sl_jrd_t *r, uint64_t *v);
 bool sl_jrd_bytes(sl_jrd_t *r, const char **p, size_t *n);
-static inline uint64_t sl_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline uint64_t sl_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
 static inline int64_t sl_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 uint32_t sl_jcrc(const void *p, size_t n);
 uint32_t sl_jcrc_more(uint32_t crc, const void *p, size_t n);

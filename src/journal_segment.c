@@ -534,6 +534,7 @@ int sl_part_roll(sl_part_t *part, int64_t base, sl_error_t *err) {
     sl_seg_t *seg;
     int rc = sl_seg_open(part, base, true, false, &seg, err);
     if (rc) return rc;
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): sl_seg_open sets seg whenever it returns 0 */
     if (ftruncate(seg->fd, 0) != 0 || ftruncate(seg->idx_fd, 0) != 0) {
         sl_seg_close(seg);
         return sl_error_set(err, SL_IO, "%s: %s", part->dir, sl_strerror(errno));

@@ -211,6 +211,7 @@ static int64_t civil_days(int64_t y, int m, int d) {
 }
 
 int64_t sl_http_parse_day(const char *s) {
+    /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): strlen(s) == 10 is checked first, so s[4] and s[7] are set */
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return -1;
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;

@@ -399,7 +399,6 @@ static int alert_apply(sl_step_t *step, sl_batch_t *batch, sl_step_ctx_t *ctx, s
             al_slot_t snap = *s;
             if (!notify(a, ctx, &outs[nout], rec, k, kt, kl, firing, &snap, why, sizeof why)) {
                 sl_step_dlq(ctx, rec, "alert %s: a template failed: %s", a->name, why);
-                emit = false;
             } else nout++;
         }
         if (!cond) {

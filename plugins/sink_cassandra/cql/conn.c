@@ -263,6 +263,7 @@ static int handshake(cql_conn_t *c, const cql_conn_opts_t *o, sl_error_t *err) {
     int rc = cql_conn_call(c, &b, &arena, &r, err);
     if (rc == SL_RETRY && c->version > 3 && strstr(err->msg, "closed by the server")) rc = 1;
     for (int round = 0; rc == 0 && round < 8; round++) {
+        /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): cql_conn_call fills r whenever it returns 0 */
         if (r.opcode == CQL_OP_READY || r.opcode == CQL_OP_AUTH_SUCCESS) break;
         if (r.opcode == CQL_OP_ERROR) {
             char d[400];

@@ -144,6 +144,10 @@ docs: build/sluice
 docs-check: build/sluice
 	@sh scripts/docs-check.sh
 
+# cppcheck, clang-tidy and the dependency rules of DESIGN §7 (scripts/lint.sh says which)
+lint: all
+	@sh scripts/lint.sh
+
 test: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/test-all.sh
@@ -163,5 +167,5 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all unit unit-asan fuzz deps docs docs-check test demo format clean
+.PHONY: all unit unit-asan fuzz deps docs docs-check lint test demo format clean
 -include $(shell find build/obj -name '*.d' 2>/dev/null)

@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is present.  Needs root (or sudo) to install.
 set -eu
 PKGS="gcc make clang libclang-rt-14-dev libyaml-dev libsqlite3-dev zlib1g-dev \
-libjansson-dev sqlite3 jq python3 procps libmicrohttpd-dev python3-prometheus-client curl libcurl4-openssl-dev librdkafka-dev kcat python3-confluent-kafka postgresql libpq-dev mariadb-server libmariadb-dev python3-aiosmtpd tzdata openssl"
+libjansson-dev sqlite3 jq python3 procps libmicrohttpd-dev python3-prometheus-client curl libcurl4-openssl-dev librdkafka-dev kcat python3-confluent-kafka postgresql libpq-dev mariadb-server libmariadb-dev python3-aiosmtpd tzdata openssl cppcheck clang-tidy"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

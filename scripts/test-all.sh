@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every test of sluice, in order: unit tests, unit tests under ASan+UBSan, engine tests
-# (whole pipelines in-process, plain and under ASan+UBSan), runtime
-# tests (whole pipelines in-process and as processes), docs freshness, fuzzers.
+# (whole pipelines in-process, plain and under ASan+UBSan), runtime tests (pipelines as
+# processes), integration tests (real servers), browser tests, docs freshness, lint,
+# fuzzers.
 # Ends with one line "N passed, N failed" summing every suite.
 set -u
 cd "$(dirname "$0")/.."
@@ -32,6 +33,7 @@ tally runtime sh tests/runtime/run.sh
 tally integration sh tests/integration/run.sh
 tally e2e sh tests/e2e/run.sh
 tally docs make --no-print-directory docs-check
+tally lint make --no-print-directory lint
 tally fuzz make --no-print-directory -j2 fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 echo
 echo "$pass passed, $fail failed"

@@ -287,7 +287,7 @@ int sl_alerts_history_json(const sl_pipeline_t *p, sl_buf_t *out) {
             sl_buf_putc(&b, '}');
             if (nrows == cap) {
                 cap = cap ? cap * 2 : 64;
-                rows = realloc(rows, cap * sizeof *rows);
+                rows = sl_xrealloc(rows, cap * sizeof *rows);
                 if (!rows) abort();
             }
             const char *ts = (const char *)sqlite3_column_text(st, 6);

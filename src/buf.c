@@ -12,6 +12,15 @@ void sl_buf_free(sl_buf_t *buf) {
     buf->len = buf->cap = 0;
 }
 
+void *sl_xrealloc(void *p, size_t size) {
+    void *n = realloc(p, size ? size : 1);
+    if (!n) {
+        fputs("sluice: out of memory\n", stderr);
+        abort();
+    }
+    return n;
+}
+
 void sl_buf_grow(sl_buf_t *buf, size_t extra) {
     if (buf->len + extra + 1 <= buf->cap) return;
     size_t cap = buf->cap ? buf->cap : 256;

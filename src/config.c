@@ -354,6 +354,7 @@ static void conf_mapping(conf_loader_t *L, sl_cnode_t *n, yaml_node_t *y, uint64
             conf_err(L, k, msg);
             continue;
         }
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): pairs has bound slots, bound counts every non-merge key, so it is non-NULL here */
         n->pairs[n->n] = tmp[i];
         long prev = conf_keyset_put(&ks, k, n->n);
         if (prev >= 0) {
@@ -606,7 +607,7 @@ int sl_conf_load(sl_conf_t *conf, const char *path, sl_diags_t *diags) {
         }
     }
     if (!f) {
-        sl_diags_add(diags, NULL, 0, 0, "cannot read configuration file '%s': %s", path, strerror(errno));
+        sl_diags_add(diags, NULL, 0, 0, "cannot read configuration file '%s': %s", path, sl_strerror(errno));
         sl_buf_free(&text);
         return SL_CONFIG;
     }

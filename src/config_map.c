@@ -282,6 +282,7 @@ static bool cfg_store(const sl_config_map_t *e, const sl_cnode_t *v, void *out, 
             cfg_diag(diags, v, "invalid number '%.100s' for '%s'%s", s, e->name, "");
             return false;
         }
+        /* cppcheck-suppress invalidPointerCast ; field is the address of a double member (the map's offsetof) */
         *(double *)field = x;
         return true;
     }

@@ -72,6 +72,7 @@ static int diag_cmp(const void *a, const void *b) {
 
 static bool diag_same_pos(const sl_diag_t *a, const sl_diag_t *b) {
     if (!a->file != !b->file) return false;
+    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): a->file non-NULL implies b->file non-NULL (the line above) */
     if (a->file && strcmp(a->file, b->file) != 0) return false;
     return a->line == b->line && a->col == b->col;
 }

@@ -1,17 +1,9 @@
-/* error.c - names and strings of the error table in error.h. */
+/* error.c - names and strings of the error table in error.h, and sl_strerror. */
 #include "sluice/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-
-const char *sl_err_name(int code) {
-    switch (code) {
-#define SL_ERR_NAME(name, c, str) case c: return "SL_" #name;
-        SL_ERRORS(SL_ERR_NAME)
-#undef SL_ERR_NAME
-    }
-    return "SL_UNKNOWN";
-}
+#include <string.h>
 
 const char *sl_err_str(int code) {
     switch (code) {
@@ -20,6 +12,12 @@ const char *sl_err_str(int code) {
 #undef SL_ERR_STR
     }
     return "unknown error";
+}
+
+const char *sl_strerror(int errnum) {
+    static _Thread_local char text[128];
+    /* the GNU strerror_r (_GNU_SOURCE): returns a static string or text, never NULL */
+    return strerror_r(errnum, text, sizeof text);
 }
 
 int sl_error_set(sl_error_t *err, int code, const char *fmt, ...) {

@@ -158,6 +158,7 @@ FN(number) {
 FN(int) {
     sl_value_t v;
     if (fn_number(call, ctx, argv, argc, &v, err)) return SL_EVAL;
+    /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): fn_number sets v whenever it returns 0 */
     if (v.type == SL_T_DOUBLE) {
         double t = trunc(v.u.d);
         if (!(t >= -9223372036854775808.0 && t < 9223372036854775808.0))
@@ -471,8 +472,8 @@ FN(regex_match) {
     NULL_IF_ANY();
     if (need_str(call, argv, 0, err) || need_str(call, argv, 1, err)) return SL_EVAL;
     regmatch_t m[1];
-    size_t nsub;
-    int ok;
+    size_t nsub = 0;   /* set by regex_run on success; 0 for the analyzer */
+    int ok = 0;
     if (regex_run(call, argv, m, 1, &nsub, &ok, err)) return SL_EVAL;
     *out = sl_bool(ok);
     return 0;
@@ -484,8 +485,8 @@ FN(regex_extract) {
     int64_t group = -1;
     if (argc > 2 && need_int(call, argv, 2, &group, err)) return SL_EVAL;
     regmatch_t m[10];
-    size_t nsub;
-    int ok;
+    size_t nsub = 0;   /* set by regex_run on success; 0 for the analyzer */
+    int ok = 0;
     if (regex_run(call, argv, m, 10, &nsub, &ok, err)) return SL_EVAL;
     if (group < 0 && argc > 2) return sl_error_set(err, SL_EVAL, "regex_extract: group must be >= 0");
     if (group < 0) group = nsub ? 1 : 0;

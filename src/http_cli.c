@@ -27,7 +27,7 @@ static sl_pipeline_t *cli_load(const char *cmd, const char *file, const char *so
     sl_diags_t d = {0};
     sl_pipeline_t *p = NULL;
     if (access(file, R_OK) != 0) {
-        fprintf(stderr, "%s: error: cannot read the file: %s\n", file, strerror(errno));
+        fprintf(stderr, "%s: error: cannot read the file: %s\n", file, sl_strerror(errno));
         *code = 1;
         return NULL;
     }
@@ -285,7 +285,7 @@ int sl_cmd_record(int argc, char **argv) {
     char dir[4096], stamp[64], path[4200], side[4200];
     snprintf(dir, sizeof dir, "%s/%s", pos[2], s->name);
     if (mkdirs(dir) != 0) {
-        fprintf(stderr, "sluice record: cannot create %s: %s\n", dir, strerror(errno));
+        fprintf(stderr, "sluice record: cannot create %s: %s\n", dir, sl_strerror(errno));
         code = 1;
         goto out;
     }
@@ -321,7 +321,7 @@ int sl_cmd_record(int argc, char **argv) {
         h += len + (nl ? 1 : 0);
     }
     if (write_all(path, body.data ? body.data : "", body.len) != 0 || write_all(side, sc.data, sc.len) != 0) {
-        fprintf(stderr, "sluice record: cannot write %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "sluice record: cannot write %s: %s\n", path, sl_strerror(errno));
         code = 1;
     } else {
         printf("%s\n", path);

@@ -28,7 +28,7 @@ void sl_dlq_add(sl_step_ctx_t *ctx, const sl_record_t *rec, const char *step, co
     sl_arena_t *a = &ctx->batch->arena;
     if (ctx->ndlq == ctx->dlq_cap) {
         ctx->dlq_cap = ctx->dlq_cap ? ctx->dlq_cap * 2 : 16;
-        ctx->dlq = realloc(ctx->dlq, ctx->dlq_cap * sizeof *ctx->dlq);
+        ctx->dlq = sl_xrealloc(ctx->dlq, ctx->dlq_cap * sizeof *ctx->dlq);
         if (!ctx->dlq) abort();
     }
     sl_record_t *d = &ctx->dlq[ctx->ndlq++];

@@ -177,7 +177,7 @@ static int topic_meta_write(const sl_topic_t *t, sl_error_t *err) {
     FILE *f = fopen(tmp, "w");
     int rc = 0;
     if (!f) {
-        rc = sl_error_set(err, SL_IO, "%s: %s", tmp, strerror(errno));
+        rc = sl_error_set(err, SL_IO, "%s: %s", tmp, sl_strerror(errno));
     } else {
         fprintf(f, "partitions %d\nfsync %d\nfsync_interval_ms %" PRId64 "\nretention_ms %" PRId64
                    "\nretention_bytes %" PRId64 "\nsegment_bytes %" PRId64 "\non_full %d\n",
@@ -186,7 +186,7 @@ static int topic_meta_write(const sl_topic_t *t, sl_error_t *err) {
         if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = SL_IO;
         if (fclose(f) != 0) rc = SL_IO;
         if (rc == 0 && rename(tmp, path) != 0) rc = SL_IO;
-        if (rc) sl_error_set(err, SL_IO, "%s: %s", path, strerror(errno));
+        if (rc) sl_error_set(err, SL_IO, "%s: %s", path, sl_strerror(errno));
         else sl_jfsync_dir(t->dir);
     }
     free(path);
@@ -348,7 +348,7 @@ static int journal_lock(sl_journal_t *j, sl_error_t *err) {
     char *path = path_join(j->dir, "LOCK");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     free(path);
-    if (fd < 0) return sl_error_set(err, SL_IO, "%s/LOCK: %s", j->dir, strerror(errno));
+    if (fd < 0) return sl_error_set(err, SL_IO, "%s/LOCK: %s", j->dir, sl_strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         char pid[32] = "";
@@ -358,7 +358,7 @@ static int journal_lock(sl_journal_t *j, sl_error_t *err) {
         close(fd);
         if (e == EWOULDBLOCK)
             return sl_error_set(err, SL_RETRY, "journal %s is locked by pid %s", j->dir, pid[0] ? pid : "?");
-        return sl_error_set(err, SL_IO, "%s/LOCK: %s", j->dir, strerror(e));
+        return sl_error_set(err, SL_IO, "%s/LOCK: %s", j->dir, sl_strerror(e));
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
@@ -405,7 +405,7 @@ static int journal_load(sl_journal_t *j, sl_load_ctx_t *ctx, sl_error_t *err) {
     if (!ro && mkdir(tdir, 0755) != 0 && errno != EEXIST) {
         int e = errno;
         free(tdir);
-        return sl_error_set(err, SL_IO, "%s/topics: %s", j->dir, strerror(e));
+        return sl_error_set(err, SL_IO, "%s/topics: %s", j->dir, sl_strerror(e));
     }
     DIR *d = opendir(tdir);
     if (d) {
@@ -525,7 +525,7 @@ int sl_journal_open(const char *dir, const sl_journal_opts_t *opts, sl_journal_t
     *out = NULL;
     bool ro = opts && opts->read_only;
     if (!ro && mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return sl_error_set(err, SL_IO, "%s: %s", dir, strerror(errno));
+        return sl_error_set(err, SL_IO, "%s: %s", dir, sl_strerror(errno));
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return sl_error_set(err, ro ? SL_NOTFOUND : SL_IO, "%s: not a journal directory", dir);
@@ -608,11 +608,11 @@ int sl_journal_topic(sl_journal_t *j, const char *name, const sl_topic_opts_t *o
     } else {
         t = topic_new(j, name, &o);
         if (mkdir(t->dir, 0755) != 0 && errno != EEXIST)
-            rc = sl_error_set(err, SL_IO, "%s: %s", t->dir, strerror(errno));
+            rc = sl_error_set(err, SL_IO, "%s: %s", t->dir, sl_strerror(errno));
         for (int p = 0; p < t->nparts && rc == 0; p++) {
             sl_part_t *part = &t->parts[p];
             if (mkdir(part->dir, 0755) != 0 && errno != EEXIST)
-                rc = sl_error_set(err, SL_IO, "%s: %s", part->dir, strerror(errno));
+                rc = sl_error_set(err, SL_IO, "%s: %s", part->dir, sl_strerror(errno));
             if (rc == 0) rc = sl_part_roll(part, 0, err);
             part->committed = part->next = part->start = 0;
         }
@@ -802,7 +802,7 @@ static int part_append(sl_txn_t *txn, sl_part_t *p, sl_record_t *recs, const siz
     if (sl_jwrite_all(seg->fd, txn->buf.data, len, pos) != 0) {
         int e = errno;
         if (ftruncate(seg->fd, pos) != 0) { /* cut again on open */ }
-        return sl_error_set(err, SL_IO, "%s: %s", seg->path, strerror(e));
+        return sl_error_set(err, SL_IO, "%s: %s", seg->path, sl_strerror(e));
     }
     size_t nidx_before = seg->nidx;
     pthread_rwlock_wrlock(&p->rw);
@@ -866,6 +866,7 @@ int sl_txn_append(sl_txn_t *txn, sl_topic_t *topic, sl_record_t *recs, size_t n,
         for (int p = 0; p < np; p++) cnt[p + 1] += cnt[p];
         size_t *fill = calloc((size_t)np, sizeof *fill);
         if (!fill) abort();
+        /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.ArraySubscript): rc == 0: the loop above set pof[i] for every i */
         for (size_t i = 0; i < n; i++) idx[cnt[pof[i]] + fill[pof[i]]++] = i;
         free(fill);
         for (int p = 0; p < np && rc == 0; p++)
@@ -937,7 +938,7 @@ int sl_txn_commit(sl_txn_t *txn, const void *cursor, size_t cursor_len, uint64_t
         for (size_t i = 0; i < txn->nparts && rc == 0; i++) {
             sl_part_t *p = txn->parts[i].part;
             if (fdatasync(p->segs[p->nseg - 1]->fd) != 0)
-                rc = sl_error_set(err, SL_IO, "%s: fdatasync: %s", p->segs[p->nseg - 1]->path, strerror(errno));
+                rc = sl_error_set(err, SL_IO, "%s: fdatasync: %s", p->segs[p->nseg - 1]->path, sl_strerror(errno));
         }
         if (rc) {
             sl_txn_abort(txn);
@@ -975,7 +976,7 @@ int sl_txn_commit(sl_txn_t *txn, const void *cursor, size_t cursor_len, uint64_t
     uint64_t seq = ++j->commit_seq;
     if (txn->nparts) j->data_commits++;
     if (any_always && fdatasync(j->meta_fd) != 0)
-        rc = sl_error_set(err, SL_IO, "%s/meta.log: fdatasync: %s", j->dir, strerror(errno));
+        rc = sl_error_set(err, SL_IO, "%s/meta.log: fdatasync: %s", j->dir, sl_strerror(errno));
     if (any_interval) {
         j->meta_dirty = true;
         if (durable_seq) *durable_seq = seq;
@@ -1062,7 +1063,7 @@ int sl_journal_group_commit(sl_journal_t *j, const char *group, const sl_offset_
         }
         j->commit_seq++;
         if (always && fdatasync(j->meta_fd) != 0)
-            rc = sl_error_set(err, SL_IO, "%s/meta.log: fdatasync: %s", j->dir, strerror(errno));
+            rc = sl_error_set(err, SL_IO, "%s/meta.log: fdatasync: %s", j->dir, sl_strerror(errno));
         else if (!always) j->meta_dirty = true;
         if (j->meta_size > SL_META_COMPACT_BYTES) sl_meta_compact(j, NULL);
     }

@@ -204,7 +204,6 @@ static inline uint64_t sl_get_u64(const char *p) {
     return v;
 }
 void sl_jbuf_varint(sl_buf_t *b, uint64_t v);
-void sl_jbuf_u32(sl_buf_t *b, uint32_t v);
 void sl_jbuf_u64(sl_buf_t *b, uint64_t v);
 void sl_jbuf_bytes(sl_buf_t *b, const void *p, size_t n);   /* varint length + bytes */
 /* Bounded reader: every get fails (returns false) past the end, never reads beyond. */
@@ -212,10 +211,9 @@ typedef struct sl_jrd {
     const char *p, *end;
 } sl_jrd_t;
 bool sl_jrd_varint(sl_jrd_t *r, uint64_t *v);
-bool sl_jrd_u32(sl_jrd_t *r, uint32_t *v);
 bool sl_jrd_u64(sl_jrd_t *r, uint64_t *v);
 bool sl_jrd_bytes(sl_jrd_t *r, const char **p, size_t *n);
-static inline uint64_t sl_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline uint64_t sl_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
 static inline int64_t sl_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 uint32_t sl_jcrc(const void *p, size_t n);
 uint32_t sl_jcrc_more(uint32_t crc, const void *p, size_t n);

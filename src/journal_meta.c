@@ -333,7 +333,7 @@ int sl_meta_load(sl_load_ctx_t *ctx, sl_error_t *err) {
     if (fd < 0 && !(ro && errno == ENOENT)) {
         int e = errno;
         free(path);
-        return sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, strerror(e));
+        return sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, sl_strerror(e));
     }
     char *buf = NULL;
     size_t size = 0;
@@ -343,7 +343,7 @@ int sl_meta_load(sl_load_ctx_t *ctx, sl_error_t *err) {
             int e = errno;
             close(fd);
             free(path);
-            return sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, strerror(e));
+            return sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, sl_strerror(e));
         }
         size = (size_t)st.st_size;
         buf = malloc(size ? size : 1);
@@ -447,7 +447,7 @@ int sl_meta_settle(sl_load_ctx_t *ctx, sl_error_t *err) {
     }
     if (cut && !j->need_snapshot && j->meta_cut >= 0 && j->meta_fd >= 0 &&
         ftruncate(j->meta_fd, (off_t)j->meta_cut) != 0)
-        rc = sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, strerror(errno));
+        rc = sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, sl_strerror(errno));
     free(j->meta_buf);
     j->meta_buf = NULL;
     j->meta_buf_len = 0;
@@ -472,7 +472,7 @@ int sl_meta_append(sl_journal_t *j, int type, const sl_buf_t *body, sl_error_t *
         int e = errno;
         /* Leave no half record behind: the next one would sit after garbage. */
         if (ftruncate(j->meta_fd, j->meta_size) != 0) { /* the crc catches it on open */ }
-        return sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, strerror(e));
+        return sl_error_set(err, SL_IO, "%s/meta.log: %s", j->dir, sl_strerror(e));
     }
     j->meta_size += (int64_t)(SL_META_HDR + len);
     return 0;
@@ -520,15 +520,15 @@ int sl_meta_compact(sl_journal_t *j, sl_error_t *err) {
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int rc = 0;
     if (fd < 0) {
-        rc = sl_error_set(err, SL_IO, "%s: %s", tmp, strerror(errno));
+        rc = sl_error_set(err, SL_IO, "%s: %s", tmp, sl_strerror(errno));
     } else {
         int old = j->meta_fd;
         int64_t old_size = j->meta_size;
         j->meta_fd = fd;
         j->meta_size = 0;
         rc = sl_meta_append(j, SL_META_SNAPSHOT, &body, err);
-        if (rc == 0 && fsync(fd) != 0) rc = sl_error_set(err, SL_IO, "%s: %s", tmp, strerror(errno));
-        if (rc == 0 && rename(tmp, path) != 0) rc = sl_error_set(err, SL_IO, "%s: %s", path, strerror(errno));
+        if (rc == 0 && fsync(fd) != 0) rc = sl_error_set(err, SL_IO, "%s: %s", tmp, sl_strerror(errno));
+        if (rc == 0 && rename(tmp, path) != 0) rc = sl_error_set(err, SL_IO, "%s: %s", path, sl_strerror(errno));
         if (rc == 0) {
             sl_jfsync_dir(j->dir);
             if (old >= 0) close(old);

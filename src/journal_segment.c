@@ -54,12 +54,6 @@ void sl_jbuf_varint(sl_buf_t *b, uint64_t v) {
     sl_buf_append(b, tmp, n);
 }
 
-void sl_jbuf_u32(sl_buf_t *b, uint32_t v) {
-    char tmp[4];
-    sl_put_u32(tmp, v);
-    sl_buf_append(b, tmp, 4);
-}
-
 void sl_jbuf_u64(sl_buf_t *b, uint64_t v) {
     char tmp[8];
     sl_put_u64(tmp, v);
@@ -83,13 +77,6 @@ bool sl_jrd_varint(sl_jrd_t *r, uint64_t *v) {
         }
     }
     return false;
-}
-
-bool sl_jrd_u32(sl_jrd_t *r, uint32_t *v) {
-    if (r->end - r->p < 4) return false;
-    *v = sl_get_u32(r->p);
-    r->p += 4;
-    return true;
 }
 
 bool sl_jrd_u64(sl_jrd_t *r, uint64_t *v) {
@@ -200,7 +187,7 @@ int sl_seg_open(sl_part_t *part, int64_t base, bool create, bool ro, sl_seg_t **
     seg->fd = open(seg->path, flags | O_CLOEXEC, 0644);
     if (seg->fd < 0) {
         int e = errno;
-        sl_error_set(err, SL_IO, "%s: %s", seg->path, strerror(e));
+        sl_error_set(err, SL_IO, "%s: %s", seg->path, sl_strerror(e));
         free(seg->path);
         free(seg);
         return SL_IO;
@@ -211,7 +198,7 @@ int sl_seg_open(sl_part_t *part, int64_t base, bool create, bool ro, sl_seg_t **
         free(ip);
         if (seg->idx_fd < 0) {
             int e = errno;
-            sl_error_set(err, SL_IO, "%s: index: %s", seg->path, strerror(e));
+            sl_error_set(err, SL_IO, "%s: index: %s", seg->path, sl_strerror(e));
             close(seg->fd);
             free(seg->path);
             free(seg);
@@ -405,7 +392,7 @@ static int64_t resync(const char *buf, size_t size, size_t from, int64_t expect)
 static int seg_scan(sl_load_ctx_t *ctx, sl_part_t *part, size_t si, sl_error_t *err) {
     sl_seg_t *seg = part->segs[si];
     struct stat st;
-    if (fstat(seg->fd, &st) != 0) return sl_error_set(err, SL_IO, "%s: %s", seg->path, strerror(errno));
+    if (fstat(seg->fd, &st) != 0) return sl_error_set(err, SL_IO, "%s: %s", seg->path, sl_strerror(errno));
     size_t size = (size_t)st.st_size;
     char *buf = malloc(size ? size : 1);
     if (!buf) return sl_error_set(err, SL_NOMEM, "%s: out of memory", seg->path);
@@ -478,7 +465,7 @@ int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
     if (!d) {
         if (errno == ENOENT && !ro) {
             if (mkdir(part->dir, 0755) != 0 && errno != EEXIST)
-                return sl_error_set(err, SL_IO, "%s: %s", part->dir, strerror(errno));
+                return sl_error_set(err, SL_IO, "%s: %s", part->dir, sl_strerror(errno));
             d = opendir(part->dir);
         }
         if (!d) {
@@ -486,7 +473,7 @@ int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
                 part->data_end = 0;
                 return 0;
             }
-            return sl_error_set(err, SL_IO, "%s: %s", part->dir, strerror(errno));
+            return sl_error_set(err, SL_IO, "%s: %s", part->dir, sl_strerror(errno));
         }
     }
     int64_t *bases = NULL;
@@ -507,7 +494,7 @@ int sl_part_load(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
         bases[nb++] = strtoll(n, NULL, 10);
     }
     closedir(d);
-    qsort(bases, nb, sizeof *bases, cmp_i64);
+    if (nb > 1) qsort(bases, nb, sizeof *bases, cmp_i64);   /* bases is NULL when nb == 0 */
     int rc = 0;
     for (size_t i = 0; i < nb && rc == 0; i++) {
         sl_seg_t *seg;
@@ -547,9 +534,10 @@ int sl_part_roll(sl_part_t *part, int64_t base, sl_error_t *err) {
     sl_seg_t *seg;
     int rc = sl_seg_open(part, base, true, false, &seg, err);
     if (rc) return rc;
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): sl_seg_open sets seg whenever it returns 0 */
     if (ftruncate(seg->fd, 0) != 0 || ftruncate(seg->idx_fd, 0) != 0) {
         sl_seg_close(seg);
-        return sl_error_set(err, SL_IO, "%s: %s", part->dir, strerror(errno));
+        return sl_error_set(err, SL_IO, "%s: %s", part->dir, sl_strerror(errno));
     }
     pthread_rwlock_wrlock(&part->rw);
     seg_push(part, seg);
@@ -595,7 +583,7 @@ static int part_repair(sl_load_ctx_t *ctx, sl_part_t *part, const sl_load_dmg_t 
     sl_journal_t *j = ctx->journal;
     sl_seg_t *seg = part->segs[d->seg];
     struct stat st;
-    if (fstat(seg->fd, &st) != 0) return sl_error_set(err, SL_IO, "%s: %s", seg->path, strerror(errno));
+    if (fstat(seg->fd, &st) != 0) return sl_error_set(err, SL_IO, "%s: %s", seg->path, sl_strerror(errno));
     int64_t fsize = st.st_size;
     /* resync -1: bad to the end of the file; -2: records missing after the segment's
      * end (an empty quarantine file records that the gap is known). */
@@ -628,7 +616,7 @@ static int part_repair(sl_load_ctx_t *ctx, sl_part_t *part, const sl_load_dmg_t 
     if (rc == 0) sl_jfsync_dir(part->dir);
     free(qdir);
     free(qpath);
-    if (rc) return sl_error_set(err, SL_IO, "%s: repair failed: %s", seg->path, strerror(errno));
+    if (rc) return sl_error_set(err, SL_IO, "%s: repair failed: %s", seg->path, sl_strerror(errno));
     return 0;
 }
 
@@ -874,7 +862,7 @@ int sl_part_settle(sl_load_ctx_t *ctx, sl_part_t *part, sl_error_t *err) {
                 ctx->journal->need_snapshot = true;
             }
             if (ftruncate(seg->fd, pos) != 0)
-                return sl_error_set(err, SL_IO, "%s: %s", seg->path, strerror(errno));
+                return sl_error_set(err, SL_IO, "%s: %s", seg->path, sl_strerror(errno));
             seg->size = pos;
             seg->end = committed;
             while (seg->nidx > 0 && seg->idx[seg->nidx - 1].pos >= pos) seg->nidx--;

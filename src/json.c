@@ -451,6 +451,7 @@ value:
         size_t n;
         p++;
         if ((rc = json_string(ps, &p, &s, &n)) < 0) return rc;
+        /* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): json_string sets s and n when it returns >= 0 */
         v = sl_str(s, n);
         goto emit;
     }
@@ -525,6 +526,7 @@ key:
         if (JSON_UNLIKELY(ps->nmems == ps->capmems))
             ps->mems = json_grow(ps->mems, &ps->mems_heap, ps->nmems, &ps->capmems, sizeof(sl_member_t));
         sl_member_t *m = &ps->mems[ps->nmems++];
+        /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): json_string sets s and n when it returns >= 0 */
         m->key = s;
         m->key_len = (uint32_t)n;
     }

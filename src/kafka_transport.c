@@ -235,7 +235,7 @@ static void cursor_set(sl_kt_t *kt, const char *source, size_t source_len, const
         if (strlen(kt->cursors[i].source) == source_len && memcmp(kt->cursors[i].source, source, source_len) == 0)
             c = &kt->cursors[i];
     if (!c) {
-        kt->cursors = realloc(kt->cursors, (kt->ncursors + 1) * sizeof *kt->cursors);
+        kt->cursors = sl_xrealloc(kt->cursors, (kt->ncursors + 1) * sizeof *kt->cursors);
         c = &kt->cursors[kt->ncursors++];
         c->source = strndup(source, source_len);
         c->buf = NULL;
@@ -307,7 +307,7 @@ static void held_set(sl_kt_t *kt, const char *job, const char *parts) {
     for (size_t i = 0; i < kt->njobs; i++)
         if (strcmp(kt->jobs[i].job, job) == 0) h = &kt->jobs[i];
     if (!h) {
-        kt->jobs = realloc(kt->jobs, (kt->njobs + 1) * sizeof *kt->jobs);
+        kt->jobs = sl_xrealloc(kt->jobs, (kt->njobs + 1) * sizeof *kt->jobs);
         h = &kt->jobs[kt->njobs++];
         h->job = strdup(job);
         h->parts = NULL;
@@ -704,7 +704,7 @@ static void job_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topi
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         if (!coop) c->nowned = 0;
-        c->owned = realloc(c->owned, (c->nowned + (size_t)parts->cnt + 1) * sizeof *c->owned);
+        c->owned = sl_xrealloc(c->owned, (c->nowned + (size_t)parts->cnt + 1) * sizeof *c->owned);
         for (int i = 0; i < parts->cnt; i++) {
             size_t t = topic_index(c, parts->elems[i].topic);
             int64_t start = -1;
@@ -885,7 +885,7 @@ int sl_kt_consume(sl_kt_consumer_t *c, sl_batch_t *batch, size_t max, size_t max
     if (max == 0) return 0;
     if (c->cap < max) {
         c->cap = max;
-        c->msgs = realloc(c->msgs, max * sizeof *c->msgs);
+        c->msgs = sl_xrealloc(c->msgs, max * sizeof *c->msgs);
     }
     ssize_t got = rd_kafka_consume_batch_queue(c->q, 0, c->msgs, max);
     if (got == 0 && wait_ms > 0) {
@@ -1136,7 +1136,7 @@ int sl_kt_report(const sl_pipeline_t *p, FILE *out, sl_error_t *err) {
                     for (size_t i = 0; i < nms; i++)
                         if (strlen(ms[i].key) == m->key_len && memcmp(ms[i].key, m->key, m->key_len) == 0) slot = &ms[i];
                     if (!slot) {
-                        ms = realloc(ms, (nms + 1) * sizeof *ms);
+                        ms = sl_xrealloc(ms, (nms + 1) * sizeof *ms);
                         slot = &ms[nms++];
                         slot->key = sl_arena_strndup(&arena, m->key, m->key_len);
                     }

@@ -156,18 +156,3 @@ void sl_metrics_write(sl_buf_t *out) {
     pthread_mutex_unlock(&lock);
 }
 
-void sl_metrics_reset(void) {
-    pthread_mutex_lock(&lock);
-    sl_metric_t *m = head;
-    while (m) {
-        sl_metric_t *next = m->next;
-        free(m->name);
-        free(m->help);
-        free(m->labels);
-        free(m);
-        m = next;
-    }
-    head = NULL;
-    tail = &head;
-    pthread_mutex_unlock(&lock);
-}

@@ -35,7 +35,4 @@ void sl_metrics_label(sl_buf_t *out, const char *key, const char *value);
 /* Append every metric in the Prometheus text format (version 0.0.4). */
 void sl_metrics_write(sl_buf_t *out);
 
-/* Forget every metric (tests). */
-void sl_metrics_reset(void);
-
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sluice/buf.h"
+#include "sluice/error.h"
 
 #define PRESET_MAX_DIRS 16
 
@@ -234,7 +235,7 @@ sl_cnode_t *sl_preset_expand(sl_arena_t *arena, const sl_cnode_t *src, sl_diags_
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        diag_node(d, pn, "cannot read preset file %s: %s", path, strerror(errno));
+        diag_node(d, pn, "cannot read preset file %s: %s", path, sl_strerror(errno));
         return NULL;
     }
     sl_buf_t text = SL_BUF_INIT;

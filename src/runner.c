@@ -268,7 +268,7 @@ void sl_emit_dlq(sl_emit_t *emit, const char *raw, size_t raw_len, const char *a
     va_end(ap);
     if (s->ndlq == s->dlq_cap) {
         s->dlq_cap = s->dlq_cap ? s->dlq_cap * 2 : 16;
-        s->dlq = realloc(s->dlq, s->dlq_cap * sizeof *s->dlq);
+        s->dlq = sl_xrealloc(s->dlq, s->dlq_cap * sizeof *s->dlq);
         if (!s->dlq) abort();
     }
     sl_arena_t *a = &s->batch.arena;
@@ -662,7 +662,7 @@ static int write_sinks(job_rt_t *jr, tp_t *tps, size_t ntp, const sl_batch_t *ba
             if (skip_any) {
                 if (view->cap < batch->n) {
                     view->cap = batch->n;
-                    view->recs = realloc(view->recs, view->cap * sizeof *view->recs);
+                    view->recs = sl_xrealloc(view->recs, view->cap * sizeof *view->recs);
                 }
                 view->n = 0;
                 for (size_t i = 0; i < batch->n; i++) {
@@ -1085,7 +1085,7 @@ int sl_runner_open_journal(const sl_pipeline_t *p, bool read_only, sl_journal_t 
                            sl_error_t *err) {
     sl_journal_opts_t jo = {.read_only = read_only, .report = report_damage};
     if (!read_only && sl_mkdir_p(p->data_dir) != 0)
-        return sl_error_set(err, SL_IO, "cannot create %s: %s", p->data_dir, strerror(errno));
+        return sl_error_set(err, SL_IO, "cannot create %s: %s", p->data_dir, sl_strerror(errno));
     int rc = sl_journal_open(p->data_dir, &jo, out, err);
     if (rc != 0 || read_only) return rc;
     for (size_t i = 0; i < p->ntopics; i++) {

@@ -1181,7 +1181,7 @@ int sl_serve_start(const sl_pipeline_t *p, sl_error_t *err) {
     if (!srv->daemon) {
         int e = errno;
         sl_error_set(err, SL_IO, "cannot listen on %s: %s", srv->conf.listen,
-                     e ? strerror(e) : "address in use or not available");
+                     e ? sl_strerror(e) : "address in use or not available");
         pthread_cond_destroy(&srv->wake);
         pthread_mutex_destroy(&srv->lock);
         sl_arena_free(&srv->arena);
@@ -1232,4 +1232,3 @@ void sl_serve_stop(void) {
     sl_info("serve: stopped");
 }
 
-int sl_serve_port(void) { return server ? server->port : 0; }

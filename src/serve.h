@@ -56,7 +56,4 @@ int sl_serve_start(const sl_pipeline_t *pipe, sl_error_t *err);
  * started.  Main thread. */
 void sl_serve_stop(void);
 
-/* The port actually bound (after a listen on port 0), or 0 when not running. */
-int sl_serve_port(void);
-
 #endif

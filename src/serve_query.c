@@ -66,7 +66,7 @@ static sqlite3 *open_ro(const char *path, int64_t *deadline) {
 static bool numeric_affinity(const char *type) {
     char up[64];
     size_t i = 0;
-    for (; type[i] && i < sizeof up - 1; i++) up[i] = (char)(type[i] >= 'a' && type[i] <= 'z' ? type[i] - 32 : type[i]);
+    for (; i < sizeof up - 1 && type[i]; i++) up[i] = (char)(type[i] >= 'a' && type[i] <= 'z' ? type[i] - 32 : type[i]);
     up[i] = 0;
     if (strstr(up, "INT")) return true;
     if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT")) return false;

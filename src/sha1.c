@@ -67,9 +67,3 @@ void sl_sha1_final(sl_sha1_t *ctx, unsigned char out[20]) {
     }
 }
 
-void sl_sha1(const void *data, size_t len, unsigned char out[20]) {
-    sl_sha1_t ctx;
-    sl_sha1_init(&ctx);
-    sl_sha1_update(&ctx, data, len);
-    sl_sha1_final(&ctx, out);
-}

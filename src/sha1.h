@@ -16,7 +16,5 @@ typedef struct sl_sha1 {
 void sl_sha1_init(sl_sha1_t *ctx);
 void sl_sha1_update(sl_sha1_t *ctx, const void *data, size_t len);
 void sl_sha1_final(sl_sha1_t *ctx, unsigned char out[20]);
-/* One-shot digest of data[0..len). */
-void sl_sha1(const void *data, size_t len, unsigned char out[20]);
 
 #endif

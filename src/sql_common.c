@@ -54,7 +54,7 @@ static void int_range(sl_sql_column_t *col, const char *tname) {
 static void add_col(sl_sql_columns_t *cols, const sl_strlist_t *key, const char *name, const char *field,
                     int kind, const char *decl, const char *tname) {
     const sl_sql_dialect_t *d = cols->dialect;
-    cols->v = realloc(cols->v, (cols->n + 1) * sizeof *cols->v);
+    cols->v = sl_xrealloc(cols->v, (cols->n + 1) * sizeof *cols->v);
     sl_sql_column_t *col = &cols->v[cols->n++];
     col->name = strdup(name);
     col->field = strdup(field);
@@ -510,7 +510,7 @@ bool sl_sql_held_covers(const sl_offsets_t *held, const sl_record_t *rec) {
 void sl_sql_rejects_add(sl_sql_rejects_t *r, size_t row, const char *msg) {
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 16;
-        r->v = realloc(r->v, r->cap * sizeof *r->v);
+        r->v = sl_xrealloc(r->v, r->cap * sizeof *r->v);
     }
     r->v[r->n].row = row;
     r->v[r->n].msg = strdup(msg);

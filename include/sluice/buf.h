@@ -13,6 +13,10 @@ typedef struct sl_buf {
 #define SL_BUF_INIT {NULL, 0, 0}
 
 void sl_buf_free(sl_buf_t *buf);
+/* realloc(p, size) that never returns NULL: on out-of-memory it prints "sluice: out of
+ * memory" and aborts (as sl_buf_grow and the arena do), so `p = sl_xrealloc(p, n)` can
+ * neither leak p nor go on with NULL.  Ownership of p passes to the result. */
+void *sl_xrealloc(void *p, size_t size);
 /* Grow so that `extra` more bytes (and the NUL) fit; aborts on out-of-memory. */
 void sl_buf_grow(sl_buf_t *buf, size_t extra);
 static inline void sl_buf_reserve(sl_buf_t *buf, size_t extra) {

@@ -30,9 +30,13 @@ enum {
 #undef SL_ERR_ENUM
 };
 
-/* The name ("SL_RETRY") and text of a code; never NULL. */
-const char *sl_err_name(int code);
+/* The text of a code; never NULL. */
 const char *sl_err_str(int code);
+
+/* The text of errno value `errnum`, as strerror(3) but safe on any thread (strerror is
+ * not: it may share one buffer between threads).  The text lives in a buffer of the
+ * calling thread, valid until that thread's next sl_strerror call: one per statement. */
+const char *sl_strerror(int errnum);
 
 /* An error with its message, filled by functions that can fail.  `code` is one of the
  * codes above; `msg` is a human sentence without a trailing newline. */

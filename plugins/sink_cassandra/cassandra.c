@@ -188,7 +188,7 @@ static char *trim_dup(const char *s, size_t n) {
 }
 
 static void add_name(char ***v, size_t *n, char *name) {
-    *v = realloc(*v, (*n + 1) * sizeof **v);
+    *v = sl_xrealloc(*v, (*n + 1) * sizeof **v);
     (*v)[(*n)++] = name;
 }
 
@@ -250,6 +250,7 @@ static int parse_pk(cs_state_t *st, sl_init_ctx_t *ctx, const sl_cnode_t *node) 
                 sl_buf_free(&b);
             } else {
                 diag(ctx, it, "%s", "primary_key: a list of column names (the first may be a list: the partition key)");
+                while (n) free(parts[--n]);   /* the names read before this item */
                 return -1;
             }
         }
@@ -319,7 +320,7 @@ static int parse_order(cs_state_t *st, sl_init_ctx_t *ctx, const char *text) {
 }
 
 static void add_col(cs_state_t *st, const char *name, const cql_type_t *type) {
-    st->cols = realloc(st->cols, (st->ncols + 1) * sizeof *st->cols);
+    st->cols = sl_xrealloc(st->cols, (st->ncols + 1) * sizeof *st->cols);
     cs_col_t *c = &st->cols[st->ncols++];
     c->name = name;
     c->type = type;
@@ -421,7 +422,7 @@ static int cs_init(sl_sink_t *sink, sl_init_ctx_t *ctx) {
                 free(parts[k]);
                 continue;
             }
-            st->hosts = realloc(st->hosts, (st->nhosts + 1) * sizeof *st->hosts);
+            st->hosts = sl_xrealloc(st->hosts, (st->nhosts + 1) * sizeof *st->hosts);
             st->hosts[st->nhosts++] = parts[k];
         }
     }
@@ -845,7 +846,7 @@ static void build_rows(cs_state_t *st, const sl_batch_t *batch) {
         }
         if (st->nrows == st->caprows) {
             st->caprows = st->caprows ? st->caprows * 2 : 256;
-            st->rows = realloc(st->rows, st->caprows * sizeof *st->rows);
+            st->rows = sl_xrealloc(st->rows, st->caprows * sizeof *st->rows);
         }
         st->rows[st->nrows++] = (cs_row_t){i, off, st->vals.len - off, part_len, key_len};
     }
@@ -854,7 +855,7 @@ static void build_rows(cs_state_t *st, const sl_batch_t *batch) {
 /* Order rows by primary key, keep the last record of each key (invariant 2), and cut
  * runs of one partition into units of at most batch_size rows. */
 static void build_units(cs_state_t *st, size_t batch_size, size_t batch_bytes, int64_t base_ts) {
-    st->order = realloc(st->order, (st->nrows ? st->nrows : 1) * sizeof *st->order);
+    st->order = sl_xrealloc(st->order, (st->nrows ? st->nrows : 1) * sizeof *st->order);
     for (size_t i = 0; i < st->nrows; i++) st->order[i] = i;
     qsort_r(st->order, st->nrows, sizeof *st->order, cmp_rows, st);
     size_t n = 0;
@@ -862,7 +863,7 @@ static void build_units(cs_state_t *st, size_t batch_size, size_t batch_bytes, i
         if (i + 1 < st->nrows && same_prefix(st, &st->rows[st->order[i]], &st->rows[st->order[i + 1]], true)) continue;
         st->order[n++] = st->order[i];
     }
-    st->units = realloc(st->units, (n ? n : 1) * sizeof *st->units);
+    st->units = sl_xrealloc(st->units, (n ? n : 1) * sizeof *st->units);
     st->nunits = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1, bytes = st->rows[st->order[i]].len;
@@ -920,7 +921,7 @@ static bool coordinator_error(int code) {
 /* A fresh count of tries for the n requests of a run. */
 static void tries_reset(cs_state_t *st, size_t n) {
     if (n > st->ntries) {
-        st->tries = realloc(st->tries, n);
+        st->tries = sl_xrealloc(st->tries, n);
         st->ntries = n;
     }
     if (n) memset(st->tries, 0, n);
@@ -986,7 +987,7 @@ static int cs_write(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
     if (base <= st->last_ts) base = st->last_ts + 1;
     st->last_ts = base + (int64_t)batch->n;
     build_units(st, (size_t)c->batch_size, (size_t)c->batch_bytes, base);
-    st->split = realloc(st->split, (st->nrows ? st->nrows : 1) * sizeof *st->split);
+    st->split = sl_xrealloc(st->split, (st->nrows ? st->nrows : 1) * sizeof *st->split);
     st->nsplit = 0;
     st->round2 = false;
     st->unprepared = NULL;

@@ -43,6 +43,7 @@ void sl_mail_header(sl_buf_t *out, const char *name, const char *value, size_t l
         sl_buf_reserve(&big, len + 1);
         v = big.data;
     }
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): v is small or big.data, which sl_buf_reserve allocated (it aborts, never fails) */
     for (size_t i = 0; i < len; i++) v[i] = (value[i] == '\r' || value[i] == '\n' || value[i] == '\t') ? ' ' : value[i];
     size_t linelen = strlen(name) + 2;
     if (plain_ascii(v, len) && linelen + len <= 998) {

@@ -575,7 +575,7 @@ static int exec_rows(sl_sink_t *sink, const size_t *rows, size_t n, size_t per, 
     size_t nc = st->cols.n, np = n * nc;
     if (np > st->binds_cap) {
         st->binds_cap = np;
-        st->binds = realloc(st->binds, np * sizeof *st->binds);
+        st->binds = sl_xrealloc(st->binds, np * sizeof *st->binds);
     }
     memset(st->binds, 0, np * sizeof *st->binds);
     for (size_t r = 0; r < n; r++)
@@ -668,7 +668,7 @@ static int read_offsets(my_state_t *st, sl_offsets_t *out, bool lock, sl_error_t
     while (mysql_stmt_fetch(s) == 0) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 8;
-            out->v = realloc(out->v, cap * sizeof *out->v);
+            out->v = sl_xrealloc(out->v, cap * sizeof *out->v);
         }
         topic[topic_len < sizeof topic ? topic_len : sizeof topic - 1] = 0;
         out->v[out->n].topic = strdup(topic);
@@ -763,8 +763,8 @@ static int write_once(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets
     size_t nrows = 0;
     if (batch->n * (nc ? nc : 1) > st->vcap) {
         st->vcap = batch->n * (nc ? nc : 1);
-        st->voff = realloc(st->voff, st->vcap * sizeof *st->voff);
-        st->vlen = realloc(st->vlen, st->vcap * sizeof *st->vlen);
+        st->voff = sl_xrealloc(st->voff, st->vcap * sizeof *st->voff);
+        st->vlen = sl_xrealloc(st->vlen, st->vcap * sizeof *st->vlen);
     }
     sl_buf_clear(&st->vals);
     for (size_t i = 0; i < batch->n; i++) {

@@ -368,8 +368,8 @@ static unsigned decl_oid(const char *decl) {
 static int read_types(sl_sink_t *sink, sl_error_t *err) {
     pg_state_t *st = sink->state;
     size_t nc = st->cols.n;
-    st->toid = realloc(st->toid, (nc ? nc : 1) * sizeof *st->toid);
-    st->soid = realloc(st->soid, (nc ? nc : 1) * sizeof *st->soid);
+    st->toid = sl_xrealloc(st->toid, (nc ? nc : 1) * sizeof *st->toid);
+    st->soid = sl_xrealloc(st->soid, (nc ? nc : 1) * sizeof *st->soid);
     for (size_t k = 0; k < nc; k++) {
         st->toid[k] = 0;
         st->soid[k] = decl_oid(st->cols.v[k].decl);
@@ -920,7 +920,7 @@ static int exec_rows(sl_sink_t *sink, const size_t *rows, size_t n, char *msg, s
     size_t np = n * nc;
     if (np > st->params_cap) {
         st->params_cap = np;
-        st->params = realloc(st->params, np * sizeof *st->params);
+        st->params = sl_xrealloc(st->params, np * sizeof *st->params);
     }
     for (size_t r = 0; r < n; r++)
         for (size_t k = 0; k < nc; k++) {
@@ -1083,7 +1083,7 @@ static int tx_begin(sl_sink_t *sink, const sl_batch_t *batch, const sl_offsets_t
 static void push_seg(size_t **seg, size_t *n, size_t *cap, size_t start) {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
-        *seg = realloc(*seg, *cap * sizeof **seg);
+        *seg = sl_xrealloc(*seg, *cap * sizeof **seg);
     }
     (*seg)[(*n)++] = start;
 }
@@ -1131,11 +1131,11 @@ static void render_rows(sl_sink_t *sink, const sl_batch_t *batch, const size_t *
     size_t nc = st->cols.n;
     if (batch->n * nc > st->voff_cap) {
         st->voff_cap = batch->n * nc;
-        st->voff = realloc(st->voff, st->voff_cap * sizeof *st->voff);
+        st->voff = sl_xrealloc(st->voff, st->voff_cap * sizeof *st->voff);
     }
     if (batch->n > st->khash_cap) {
         st->khash_cap = batch->n;
-        st->khash = realloc(st->khash, st->khash_cap * sizeof *st->khash);
+        st->khash = sl_xrealloc(st->khash, st->khash_cap * sizeof *st->khash);
     }
     sl_buf_clear(&st->vals);
     pl->nrows = 0;
@@ -1228,7 +1228,7 @@ static bool bin_rows(sl_sink_t *sink, const sl_batch_t *batch, const size_t *can
     put_u32(b, 0);   /* header extension */
     if (c->key.n && n + 1 > st->koff_cap) {
         st->koff_cap = n + 1;
-        st->koff = realloc(st->koff, st->koff_cap * sizeof *st->koff);
+        st->koff = sl_xrealloc(st->koff, st->koff_cap * sizeof *st->koff);
     }
     sl_buf_clear(&st->keys);
     size_t flen[nc ? nc : 1];
@@ -1271,7 +1271,7 @@ static bool bin_rows(sl_sink_t *sink, const sl_batch_t *batch, const size_t *can
     while (hcap < m * 2) hcap <<= 1;
     if (hcap > st->slot_cap) {
         st->slot_cap = hcap;
-        st->slot = realloc(st->slot, hcap * sizeof *st->slot);
+        st->slot = sl_xrealloc(st->slot, hcap * sizeof *st->slot);
     }
     memset(st->slot, 0, hcap * sizeof *st->slot);
     for (size_t r = 0; r < m && !*dups; r++) {

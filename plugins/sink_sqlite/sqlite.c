@@ -145,7 +145,7 @@ static int table_columns(sq_state_t *st, const char *table, char ***names, size_
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        *names = realloc(*names, (*n + 1) * sizeof **names);
+        *names = sl_xrealloc(*names, (*n + 1) * sizeof **names);
         (*names)[(*n)++] = strdup((const char *)sqlite3_column_text(s, 1));
     }
     sqlite3_finalize(s);
@@ -338,7 +338,7 @@ static int sq_committed(sl_sink_t *sink, sl_offsets_t *out, sl_error_t *err) {
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 8;
-            out->v = realloc(out->v, cap * sizeof *out->v);
+            out->v = sl_xrealloc(out->v, cap * sizeof *out->v);
         }
         out->v[out->n].topic = strdup((const char *)sqlite3_column_text(s, 0));
         out->v[out->n].partition = sqlite3_column_int(s, 1);

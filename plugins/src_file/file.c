@@ -60,7 +60,7 @@ static int file_open(sl_source_t *src, sl_error_t *err) {
     if (!st->f) {
         if (errno == ENOENT && c->follow) return 0;  /* appears later */
         return sl_error_set(err, errno == ENOENT ? SL_FATAL : SL_RETRY, "cannot open %s: %s", c->path,
-                            strerror(errno));
+                            sl_strerror(errno));
     }
     struct stat sb;
     fstat(fileno(st->f), &sb);

@@ -2,6 +2,7 @@
  * fixed offset or an IANA zone (TZif files parsed here, see cron.h).  Used by the `http`
  * source's `cron:` schedule. */
 #include "cron.h"
+#include "sluice/error.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -614,7 +615,7 @@ sl_cron_tz_t *sl_cron_tz_new(const char *name, char *err, size_t errlen) {
     snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", name);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "unknown time zone '%s' (%s: %s)", name, path, strerror(errno));
+        snprintf(err, errlen, "unknown time zone '%s' (%s: %s)", name, path, sl_strerror(errno));
         return NULL;
     }
     unsigned char *buf = malloc(TZ_MAX_FILE);

@@ -220,6 +220,7 @@ static int64_t civil_days(int64_t y, int m, int d) {
 }
 
 int64_t sl_http_parse_day(const char *s) {
+    /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): strlen(s) == 10 is checked first, so s[4] and s[7] are set */
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return -1;
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;
@@ -1080,7 +1081,7 @@ static bool ends_with(const char *s, const char *suf) {
 
 static int load_files(sl_source_t *src, http_state_t *st, sl_error_t *err) {
     DIR *d = opendir(src->replay_dir);
-    if (!d) return sl_error_set(err, SL_FATAL, "cannot read the cassette %s: %s", src->replay_dir, strerror(errno));
+    if (!d) return sl_error_set(err, SL_FATAL, "cannot read the cassette %s: %s", src->replay_dir, sl_strerror(errno));
     size_t cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -1088,7 +1089,7 @@ static int load_files(sl_source_t *src, http_state_t *st, sl_error_t *err) {
         if (strlen(de->d_name) >= sizeof st->cur.replay) continue;
         if (st->nfiles == cap) {
             cap = cap ? cap * 2 : 16;
-            st->files = realloc(st->files, cap * sizeof *st->files);
+            st->files = sl_xrealloc(st->files, cap * sizeof *st->files);
             if (!st->files) abort();
         }
         st->files[st->nfiles++] = strdup(de->d_name);
@@ -1129,7 +1130,7 @@ static int poll_replay(sl_source_t *src, http_state_t *st, sl_emit_t *emit, int6
     sl_buf_clear(&st->resp_hdrs);
     char *path = sl_arena_sprintf(&st->req_arena, "%s/%s", src->replay_dir, name);
     if (read_file(path, &st->resp_body) != 0)
-        return sl_error_set(err, SL_FATAL, "cannot read %s: %s", path, strerror(errno));
+        return sl_error_set(err, SL_FATAL, "cannot read %s: %s", path, sl_strerror(errno));
     int status = 200;
     sl_buf_t side = SL_BUF_INIT;
     char *spath = sl_arena_sprintf(&st->req_arena, "%s.http", path);

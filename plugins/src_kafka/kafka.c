@@ -317,7 +317,7 @@ static void note_eof(kc_state_t *st, int32_t partition) {
         if (st->eof_parts[i] == partition) return;
     if (st->neof == st->eof_cap) {
         st->eof_cap = st->eof_cap ? st->eof_cap * 2 : 8;
-        st->eof_parts = realloc(st->eof_parts, st->eof_cap * sizeof *st->eof_parts);
+        st->eof_parts = sl_xrealloc(st->eof_parts, st->eof_cap * sizeof *st->eof_parts);
         if (!st->eof_parts) abort();
     }
     st->eof_parts[st->neof++] = partition;
@@ -360,7 +360,7 @@ static int kc_poll(sl_source_t *src, sl_emit_t *emit, int64_t *next_ms, sl_error
     }
     if (st->cap < (size_t)c->max_batch) {
         st->cap = (size_t)c->max_batch;
-        st->held = realloc(st->held, st->cap * sizeof *st->held);
+        st->held = sl_xrealloc(st->held, st->cap * sizeof *st->held);
         if (!st->held) return sl_error_set(err, SL_NOMEM, "out of memory");
     }
     /* fill up to max_batch from what librdkafka already fetched (never wait) */

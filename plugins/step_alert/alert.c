@@ -327,7 +327,7 @@ static int alert_apply(sl_step_t *step, sl_batch_t *batch, sl_step_ctx_t *ctx, s
     size_t n = batch->n;
     if (a->order_cap < n) {
         a->order_cap = n;
-        a->order = realloc(a->order, 2 * n * sizeof *a->order);
+        a->order = sl_xrealloc(a->order, 2 * n * sizeof *a->order);
         if (!a->order) abort();
     }
     bool sorted = true;
@@ -392,14 +392,13 @@ static int alert_apply(sl_step_t *step, sl_batch_t *batch, sl_step_ctx_t *ctx, s
         }
         if (emit) {
             if (nout % 16 == 0) {
-                outs = realloc(outs, (nout + 16) * sizeof *outs);
+                outs = sl_xrealloc(outs, (nout + 16) * sizeof *outs);
                 if (!outs) abort();
             }
             char why[600] = "";
             al_slot_t snap = *s;
             if (!notify(a, ctx, &outs[nout], rec, k, kt, kl, firing, &snap, why, sizeof why)) {
                 sl_step_dlq(ctx, rec, "alert %s: a template failed: %s", a->name, why);
-                emit = false;
             } else nout++;
         }
         if (!cond) {
@@ -408,7 +407,7 @@ static int alert_apply(sl_step_t *step, sl_batch_t *batch, sl_step_ctx_t *ctx, s
         }
     }
     if (nout > batch->cap) {
-        batch->recs = realloc(batch->recs, nout * sizeof *batch->recs);
+        batch->recs = sl_xrealloc(batch->recs, nout * sizeof *batch->recs);
         if (!batch->recs) abort();
         batch->cap = nout;
     }

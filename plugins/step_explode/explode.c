@@ -100,6 +100,7 @@ static int explode_apply(sl_step_t *step, sl_batch_t *batch, sl_step_ctx_t *ctx,
         const sl_record_t *parent = &batch->recs[i];
         for (uint32_t j = 0; j < arr.len; j++) {
             sl_record_t *r = &out[k++];
+            /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): out is NULL only when total == 0, i.e. no array has an item */
             *r = *parent;
             if (x->as) sl_value_set_path(arena, &r->value, x->as, arr.u.a[j]);
             else r->value = arr.u.a[j];

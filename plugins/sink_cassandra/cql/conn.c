@@ -89,7 +89,7 @@ int cql_conn_flush(cql_conn_t *c, sl_error_t *err) {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-        return sl_error_set(err, SL_RETRY, "%s: send failed: %s", c->name, n < 0 ? strerror(errno) : "closed");
+        return sl_error_set(err, SL_RETRY, "%s: send failed: %s", c->name, n < 0 ? sl_strerror(errno) : "closed");
     }
     c->out.len = 0;
     c->out_off = 0;
@@ -119,7 +119,7 @@ int cql_conn_recv(cql_conn_t *c, sl_error_t *err) {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-        return sl_error_set(err, SL_RETRY, "%s: connection %s", c->name, n == 0 ? "closed by the server" : strerror(errno));
+        return sl_error_set(err, SL_RETRY, "%s: connection %s", c->name, n == 0 ? "closed by the server" : sl_strerror(errno));
     }
 }
 
@@ -195,7 +195,7 @@ static int tcp_connect(const cql_conn_opts_t *o, const char *name, int *fd_out, 
         close(fd);
     }
     freeaddrinfo(res);
-    if (last) why = strerror(last);
+    if (last) why = sl_strerror(last);
     return sl_error_set(err, SL_RETRY, "%s: cannot connect: %s", name, why);
 }
 
@@ -220,7 +220,7 @@ static int sync_roundtrip(cql_conn_t *c, cql_frame_t *f, int16_t want_stream, sl
         if (w == 0)
             return sl_error_set(err, SL_RETRY, "%s: no response after %lld ms", c->name,
                                 (long long)(c->timeout_ms > 0 ? c->timeout_ms : 10000));
-        if (w < 0) return sl_error_set(err, SL_RETRY, "%s: poll: %s", c->name, strerror(errno));
+        if (w < 0) return sl_error_set(err, SL_RETRY, "%s: poll: %s", c->name, sl_strerror(errno));
         rc = cql_conn_recv(c, err);
         if (rc) return rc;
     }
@@ -263,6 +263,7 @@ static int handshake(cql_conn_t *c, const cql_conn_opts_t *o, sl_error_t *err) {
     int rc = cql_conn_call(c, &b, &arena, &r, err);
     if (rc == SL_RETRY && c->version > 3 && strstr(err->msg, "closed by the server")) rc = 1;
     for (int round = 0; rc == 0 && round < 8; round++) {
+        /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): cql_conn_call fills r whenever it returns 0 */
         if (r.opcode == CQL_OP_READY || r.opcode == CQL_OP_AUTH_SUCCESS) break;
         if (r.opcode == CQL_OP_ERROR) {
             char d[400];

@@ -474,8 +474,6 @@ void cql_pool_free(cql_pool_t *p);
  * each host in err.  A host going down ("HOST is down: why (k of n hosts up)") and
  * coming back ("HOST is up again after N ms down") is logged once per transition. */
 int cql_pool_connect(cql_pool_t *p, sl_error_t *err);
-/* A connection that is up (round robin), or NULL. */
-cql_conn_t *cql_pool_any(cql_pool_t *p);
 size_t cql_pool_up(const cql_pool_t *p);
 /* The number of hosts (contact points). */
 size_t cql_pool_size(const cql_pool_t *p);

@@ -200,17 +200,6 @@ int cql_pool_connect(cql_pool_t *p, sl_error_t *err) {
     return SL_RETRY;
 }
 
-cql_conn_t *cql_pool_any(cql_pool_t *p) {
-    for (size_t k = 0; k < p->n; k++) {
-        host_t *h = &p->h[(p->rr + k) % p->n];
-        if (h->conn) {
-            p->rr = (p->rr + k + 1) % p->n;
-            return h->conn;
-        }
-    }
-    return NULL;
-}
-
 void cql_pool_broken(cql_pool_t *p, cql_conn_t *c, const char *why) {
     for (size_t i = 0; i < p->n; i++)
         if (p->h[i].conn == c) host_down(p, &p->h[i], why);
@@ -330,7 +319,7 @@ int cql_pool_run(cql_pool_t *p, size_t n, const cql_pool_ops_t *ops, void *ud, s
         if (wait < 0) wait = 0;
         int pr = poll(pf, npf, wait);
         if (pr < 0 && errno != EINTR) {
-            if (!stop) stop = sl_error_set(&stop_err, SL_RETRY, "poll: %s", strerror(errno));
+            if (!stop) stop = sl_error_set(&stop_err, SL_RETRY, "poll: %s", sl_strerror(errno));
             for (size_t k = 0; k < npf; k++) run_broken(p, &r, &p->h[pf_host[k]], "poll failed", false);
             continue;
         }

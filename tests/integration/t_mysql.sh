@@ -103,7 +103,8 @@ eq "dlq run exits 0" "$?" 0
 eq "the rest of the batch landed" "$(my_q 'select count(*) from nums')" 998
 "$SLUICE" tail "$WORK/dlq.yaml" nums_store.dlq --from-start > "$WORK/dlq.out"
 eq "two records in nums_store.dlq" "$(wc -l < "$WORK/dlq.out" | tr -d ' ')" 2
-check "out of range: the server's message" grep -q "Out of range value for column 'small'" "$WORK/dlq.out"
+check "out of range: the shared type check's reason (as in SQLite and PostgreSQL)" \
+  grep -q "column 'small': 99999999999 is out of range for int" "$WORK/dlq.out"
 check "NOT NULL: the server's message" grep -q "Column 'name' cannot be null" "$WORK/dlq.out"
 check "the dlq holds the original record" grep -q '"record":{"id":500' "$WORK/dlq.out"
 

@@ -89,12 +89,12 @@ PY
 }
 c_count() { cass_py count; }
 
-# until_grows AT-LEAST PID [POLLS]: wait (bounded, 300 polls) until the table holds at
+# until_grows AT-LEAST PID [POLLS]: wait (bounded, 60 polls) until the table holds at
 # least that many rows (or N), or the process is gone
 until_grows() {
   _w=0
   _t=$1; [ "$_t" -gt "$N" ] && _t=$N
-  while [ "$(c_count)" -lt "$_t" ] 2>/dev/null && kill -0 "$2" 2>/dev/null && [ $_w -lt "${3:-300}" ]; do
+  while [ "$(c_count)" -lt "$_t" ] 2>/dev/null && kill -0 "$2" 2>/dev/null && [ $_w -lt "${3:-60}" ]; do
     sleep 0.1; _w=$((_w + 1))
   done
 }

@@ -33,4 +33,27 @@ if [ $rc -eq 0 ] && [ -s "$summary" ]; then
   echo "soak: figures appended to bench/RESULTS.md"
 fi
 rm -f "$summary"
-exit $rc
+# the Cassandra row of the promise sheet (tests/integration/t_faults_cassandra.sh), as long
+rc2=0
+summary=$(mktemp /tmp/sluice-soak.XXXXXX)
+start=$(date +%s)
+FAULT_ROUNDS=$ROUNDS FAULT_RECORDS=$RECORDS FAULT_RATE=$RATE FAULT_SUMMARY=$summary \
+  sh tests/integration/t_faults_cassandra.sh || rc2=$?
+secs=$(($(date +%s) - start))
+if [ $rc2 -eq 0 ] && [ -s "$summary" ]; then
+  {
+    echo
+    echo "## Soak: faults in the Cassandra sink ($(date -u +%Y-%m-%d))"
+    echo
+    echo "Command: \`SOAK_ROUNDS=$ROUNDS SOAK_RECORDS=$RECORDS SOAK_RATE=$RATE make soak\`"
+    echo "(tests/integration/t_faults_cassandra.sh: $ROUNDS rounds of a SIGKILL of sluice at a random"
+    echo "moment, one SIGKILL of the single Cassandra 2.1 node (commitlog_sync: batch) and its"
+    echo "restart, tests/tcpproxy.py cutting the connection at random; checked by id), $secs s on"
+    echo "$(nproc) cores, $(uname -m):"
+    echo
+    sed 's/^/    /' "$summary"
+  } >> bench/RESULTS.md
+  echo "soak: cassandra figures appended to bench/RESULTS.md"
+fi
+rm -f "$summary"
+[ $rc -eq 0 ] && [ $rc2 -eq 0 ]

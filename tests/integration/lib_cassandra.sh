@@ -5,6 +5,7 @@
 #   cass_setup                 -> java + the package + python3-cassandra, or skip
 #   cass_start [AUTH]          -> one node on 127.0.0.1; AUTH = password: PasswordAuthenticator;
 #                                 sets CASS_PORT, CASS_PID, CASS_DIR (kept across restarts)
+#                                 CASS_COMMITLOG_SYNC=batch: acknowledged = fsynced
 #   cass_stop / cass_restart   -> SIGTERM by PID (SIGKILL after 30 s)
 #   cql "CQL" [USER PASS]      -> run CQL with python3-cassandra (protocol v3), rows as JSON lines
 # A cluster of nodes 127.0.0.1..127.0.0.N (same native and storage ports, own data dir
@@ -50,6 +51,16 @@ cass_setup() {
 # (ports from CASS_PORT, CASS_STORAGE, CASS_SSL)
 _cass_conf() {
   mkdir -p "$1/conf"
+  # CASS_COMMITLOG_SYNC=batch: a write is acknowledged only once its commitlog entry is
+  # fsynced (survives a SIGKILL of the node); default periodic (fsync every 10 s: an
+  # acknowledged write can be lost by a node crash unless another replica has it)
+  if [ "${CASS_COMMITLOG_SYNC:-periodic}" = batch ]; then
+    _cl_sync="commitlog_sync: batch
+commitlog_sync_batch_window_in_ms: 2"
+  else
+    _cl_sync="commitlog_sync: periodic
+commitlog_sync_period_in_ms: 10000"
+  fi
   cp "$CASS_HOME/conf/logback.xml" "$1/conf/" 2>/dev/null
   cat > "$1/conf/cassandra.yaml" <<YAML
 cluster_name: sluice-test
@@ -60,8 +71,7 @@ authorizer: AllowAllAuthorizer
 data_file_directories: [ $1/data ]
 commitlog_directory: $1/commitlog
 saved_caches_directory: $1/saved_caches
-commitlog_sync: periodic
-commitlog_sync_period_in_ms: 10000
+$_cl_sync
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:

@@ -277,19 +277,8 @@ static bool index_matches(sl_seg_t *seg) {
     return same;
 }
 
-/* Start position for reading `offset`: the last index entry at or before it. */
-static int64_t index_lookup(const sl_seg_t *seg, int64_t offset) {
-    int64_t rel = offset - seg->base;
-    size_t lo = 0, hi = seg->nidx;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if ((int64_t)seg->idx[mid].rel <= rel) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo == 0 ? 0 : seg->idx[lo - 1].pos;
-}
-
-/* As index_lookup, and *base: the first offset of the batch there (-1: unknown). */
+/* Start position for reading `offset`: the last index entry at or before it, and *base:
+ * the first offset of the batch there (-1: unknown, the segment's start). */
 static int64_t index_lookup_base(const sl_seg_t *seg, int64_t offset, int64_t *base) {
     int64_t rel = offset - seg->base;
     size_t lo = 0, hi = seg->nidx;
@@ -300,6 +289,11 @@ static int64_t index_lookup_base(const sl_seg_t *seg, int64_t offset, int64_t *b
     }
     *base = lo == 0 ? -1 : seg->base + (int64_t)seg->idx[lo - 1].rel;
     return lo == 0 ? 0 : seg->idx[lo - 1].pos;
+}
+
+static int64_t index_lookup(const sl_seg_t *seg, int64_t offset) {
+    int64_t base;
+    return index_lookup_base(seg, offset, &base);
 }
 
 int64_t sl_seg_find_batch(sl_seg_t *seg, int64_t offset) {
